@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The execution context as the kernel itself sees it. These are macros and
+ * inline functions in C, so the kernel crate has no bindings for them; the
+ * handler calls these to log evidence of where it runs.
+ */
+
+#include <linux/irqflags.h>
+#include <linux/preempt.h>
+#include <linux/smp.h>
+
+int irqlock_in_hardirq(void);
+int irqlock_irqs_disabled(void);
+unsigned int irqlock_preempt_count(void);
+unsigned int irqlock_cpu(void);
+
+int irqlock_in_hardirq(void)
+{
+	return in_hardirq() ? 1 : 0;
+}
+
+int irqlock_irqs_disabled(void)
+{
+	return irqs_disabled() ? 1 : 0;
+}
+
+unsigned int irqlock_preempt_count(void)
+{
+	return preempt_count();
+}
+
+unsigned int irqlock_cpu(void)
+{
+	return raw_smp_processor_id();
+}

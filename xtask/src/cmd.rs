@@ -1,0 +1,146 @@
+//! Running external commands: each is printed before it runs, and long ones log to a file.
+
+use crate::error::{Context, Error, Result};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The command line as a user would type it.
+pub fn display(cmd: &Command) -> String {
+    let mut line = String::new();
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            line += &format!(
+                "{}={} ",
+                key.to_string_lossy(),
+                quote(&value.to_string_lossy())
+            );
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        line = format!("(cd {} && {line}", dir.display());
+    }
+    line += &quote(&cmd.get_program().to_string_lossy());
+    for arg in cmd.get_args() {
+        line.push(' ');
+        line += &quote(&arg.to_string_lossy());
+    }
+    if cmd.get_current_dir().is_some() {
+        line.push(')');
+    }
+    line
+}
+
+fn quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Prints the command, runs it with inherited stdio, and fails unless it succeeds.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {}", display(cmd));
+    let status = cmd
+        .status()
+        .context(|| format!("could not start `{}`", display(cmd)))?;
+    if !status.success() {
+        return Err(Error::unavailable(format!(
+            "`{}` failed ({status})",
+            display(cmd)
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the command quietly and returns its stdout, or `None` if it could not run or failed.
+pub fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Prints the command, runs it with its output going to `log`, and prints a progress line
+/// every `every` while it runs. On failure, the error shows the last lines of the log.
+pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -> Result<()> {
+    eprintln!("$ {} > {}", display(cmd), log.display());
+    let file = File::create(log).context(|| format!("could not create {}", log.display()))?;
+    let err = file
+        .try_clone()
+        .context(|| format!("could not open {}", log.display()))?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .context(|| format!("could not start `{}`", display(cmd)))?;
+    let start = Instant::now();
+    let mut last = Instant::now();
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .context(|| format!("waiting for {label}"))?
+        {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if last.elapsed() >= every {
+            last = Instant::now();
+            let lines = count_lines(log);
+            eprintln!(
+                "  {label}: {}s, {lines} log lines",
+                start.elapsed().as_secs()
+            );
+        }
+    };
+    if !status.success() {
+        return Err(Error::unavailable(format!(
+            "{label} failed ({status}); full log: {}\n--- last lines ---\n{}",
+            log.display(),
+            tail(log, 30)
+        )));
+    }
+    eprintln!("  {label}: done in {}s", start.elapsed().as_secs());
+    Ok(())
+}
+
+fn count_lines(path: &Path) -> usize {
+    File::open(path)
+        .map(|f| BufReader::new(f).lines().count())
+        .unwrap_or(0)
+}
+
+/// The last `n` lines of a file, for error messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+        let mut bytes = Vec::new();
+        let _ = f.read_to_end(&mut bytes);
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_quotes_only_what_needs_it() {
+        let mut cmd = Command::new("make");
+        cmd.args(["-C", "/tmp/a b", "M=/x", "it's"])
+            .env("LIBCLANG_PATH", "/usr/lib");
+        assert_eq!(
+            display(&cmd),
+            "LIBCLANG_PATH=/usr/lib make -C '/tmp/a b' M=/x 'it'\\''s'"
+        );
+    }
+}

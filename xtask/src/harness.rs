@@ -1,0 +1,273 @@
+//! `cargo xtask test` and `cargo xtask run`: build what is missing, boot, judge.
+
+use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE};
+use crate::initramfs::{self, Finish, Step};
+use crate::kernel::{self, SourceChoice};
+use crate::qemu::{End, Vm};
+use crate::scenario::{self, Scenario};
+use crate::setup::{self, project_dir, Toolchain};
+use crate::{ktap, module, triage};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Everything a boot needs, built or found.
+pub struct Prepared {
+    pub tools: Toolchain,
+    pub kernel: kernel::Build,
+    pub module: PathBuf,
+}
+
+/// Installs missing tools (as `cargo xtask setup` does; nothing when all are present), then
+/// builds the kernel (if not cached) and the module.
+pub fn prepare(source: &SourceChoice) -> Result<Prepared> {
+    let tools = setup::setup(false)?;
+    let kernel = kernel::build(&tools, source)?;
+    let module = module::build(&tools, &kernel)?;
+    Ok(Prepared {
+        tools,
+        kernel,
+        module,
+    })
+}
+
+/// vCPUs per guest: two, so that one CPU's lockup detector can watch the other.
+const CPUS: u32 = 2;
+const MEMORY_MB: u32 = 512;
+
+impl Prepared {
+    /// Writes the initramfs for `steps` into `dir` and returns the VM that boots it.
+    pub fn vm(&self, dir: &Path, steps: &[Step], finish: Finish, timeout: Duration) -> Result<Vm> {
+        std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
+        let initrd = dir.join("initramfs.cpio");
+        initramfs::write(&initrd, &self.tools.busybox, &self.module, steps, finish)?;
+        Ok(Vm {
+            qemu: self.tools.qemu.clone(),
+            kernel: self.kernel.bzimage.clone(),
+            initrd,
+            cpus: CPUS,
+            memory_mb: MEMORY_MB,
+            devices: Vec::new(),
+            cmdline: Vec::new(),
+            timeout,
+            interactive: finish == Finish::Shell,
+        })
+    }
+}
+
+/// One scenario's result.
+struct Outcome {
+    verdict: Option<scenario::Verdict>,
+    /// The scenario could not be run at all.
+    error: Option<String>,
+    console: PathBuf,
+    wall: Duration,
+}
+
+fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Outcome {
+    let dir = out.join(&scenario.name);
+    let console = dir.join("console.log");
+    let started = Instant::now();
+    let result = (|| -> Result<scenario::Verdict> {
+        let mut vm = prepared.vm(
+            &dir,
+            &scenario.steps(),
+            Finish::PowerOff,
+            Duration::from_secs(scenario.timeout_s),
+        )?;
+        vm.devices = scenario.devices.clone();
+        vm.cmdline = scenario.cmdline.clone();
+        let run = vm.boot(&console, false)?;
+        let log = String::from_utf8_lossy(
+            &std::fs::read(&run.console).context(|| "could not read the console".into())?,
+        )
+        .into_owned();
+        Ok(scenario::judge(scenario, &log, run.end))
+    })();
+    let wall = started.elapsed();
+    match result {
+        Ok(verdict) => Outcome {
+            verdict: Some(verdict),
+            error: None,
+            console,
+            wall,
+        },
+        Err(e) => Outcome {
+            verdict: None,
+            error: Some(e.message),
+            console,
+            wall,
+        },
+    }
+}
+
+/// Options of `cargo xtask test`.
+pub struct TestOptions {
+    pub source: SourceChoice,
+    pub filter: Option<String>,
+    pub jobs: usize,
+}
+
+/// Runs every scenario (one fresh boot each), prints KTAP on stdout, and returns the exit
+/// status: 0 all passed, 1 a scenario failed, 69 a scenario could not be run.
+pub fn test(options: &TestOptions) -> Result<i32> {
+    let mut scenarios = scenario::load_all(&project_dir().join("tests/scenarios"))?;
+    if let Some(filter) = &options.filter {
+        scenarios.retain(|s| s.name.contains(filter.as_str()));
+        if scenarios.is_empty() {
+            return Err(Error::unavailable(format!(
+                "no scenario under tests/scenarios/ matches --filter {filter}"
+            )));
+        }
+    }
+    let prepared = prepare(&options.source)?;
+    let out = project_dir().join("target/irqlock-test");
+    let jobs = options.jobs.max(1).min(scenarios.len());
+    eprintln!(
+        "test: {} scenarios, {jobs} at a time; consoles under {}",
+        scenarios.len(),
+        out.display()
+    );
+
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<Outcome>>> =
+        Mutex::new((0..scenarios.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let index = {
+                    let mut next = next.lock().expect("not poisoned");
+                    let index = *next;
+                    *next += 1;
+                    index
+                };
+                let Some(scenario) = scenarios.get(index) else {
+                    return;
+                };
+                eprintln!("test: booting {}: {}", scenario.name, scenario.description);
+                let outcome = run_scenario(&prepared, scenario, &out);
+                eprintln!(
+                    "test: {} {} in {:.1}s",
+                    scenario.name,
+                    match (&outcome.error, &outcome.verdict) {
+                        (Some(_), _) => "could not run",
+                        (None, Some(v)) if v.passed() => "passed",
+                        _ => "FAILED",
+                    },
+                    outcome.wall.as_secs_f64()
+                );
+                results.lock().expect("not poisoned")[index] = Some(outcome);
+            });
+        }
+    });
+
+    let results = results.into_inner().expect("not poisoned");
+    let (mut pass, mut fail, mut error) = (0, 0, 0);
+    let mut text = ktap::header(scenarios.len());
+    for (i, (scenario, outcome)) in scenarios.iter().zip(results).enumerate() {
+        let outcome = outcome.expect("every scenario ran");
+        let mut diagnostics = vec![format!(
+            "boot-to-verdict: {:.1}s",
+            outcome.wall.as_secs_f64()
+        )];
+        let (ok, directive) = match (&outcome.error, &outcome.verdict) {
+            (Some(message), _) => {
+                error += 1;
+                diagnostics.push(format!("could not run: {message}"));
+                (false, Some("ERROR could not run".to_string()))
+            }
+            (None, Some(verdict)) if verdict.passed() => {
+                pass += 1;
+                (true, None)
+            }
+            (None, Some(verdict)) => {
+                fail += 1;
+                diagnostics.extend(verdict.failures.iter().cloned());
+                diagnostics.push(format!("console: {}", outcome.console.display()));
+                (false, None)
+            }
+            (None, None) => unreachable!("a scenario has a verdict or an error"),
+        };
+        if let Some(verdict) = &outcome.verdict {
+            for report in &verdict.reports {
+                diagnostics.push(format!("report: {}", report.title));
+            }
+        }
+        text += &ktap::line(
+            i + 1,
+            &ktap::Line {
+                name: &scenario.name,
+                ok,
+                diagnostics,
+                directive,
+            },
+        );
+    }
+    text += &ktap::totals(pass, fail, error);
+    print!("{text}");
+    eprintln!("{pass} passed, {} failed", fail + error);
+    Ok(if error > 0 {
+        EXIT_UNAVAILABLE
+    } else if fail > 0 {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    })
+}
+
+/// Options of `cargo xtask run`.
+pub struct RunOptions {
+    pub source: SourceChoice,
+    pub params: Vec<String>,
+    pub rmmod: bool,
+    pub timeout: Duration,
+    pub devices: Vec<String>,
+}
+
+/// Boots once with the given module parameters, shows the console as it comes, and ends with
+/// a one-line verdict naming the kernel reports seen.
+pub fn run(options: &RunOptions) -> Result<i32> {
+    let prepared = prepare(&options.source)?;
+    let mut steps = vec![Step::Insmod(options.params.clone())];
+    if options.rmmod {
+        steps.push(Step::Rmmod);
+    }
+    let dir = project_dir().join("target/irqlock-run");
+    let mut vm = prepared.vm(&dir, &steps, Finish::PowerOff, options.timeout)?;
+    vm.devices = options.devices.clone();
+    let run = vm.boot(&dir.join("console.log"), true)?;
+    let log = String::from_utf8_lossy(
+        &std::fs::read(&run.console).context(|| "could not read the console".into())?,
+    )
+    .into_owned();
+    let reports = triage::parse(&log);
+    let marks = scenario::markers(&log);
+    let insmod = match marks.exits.iter().find(|(n, _)| *n == 1) {
+        Some((_, 0)) => "insmod ok".to_string(),
+        Some((_, status)) => format!("insmod failed (exit {status})"),
+        None => "insmod did not finish".to_string(),
+    };
+    let end = match run.end {
+        End::TimedOut => format!(
+            "the VM hung and was stopped after {}s",
+            options.timeout.as_secs()
+        ),
+        End::Exited(_) if !marks.ended => "the VM ended early (kernel panic)".to_string(),
+        End::Exited(_) => "the guest finished".to_string(),
+    };
+    let titles: Vec<String> = reports.iter().map(|r| format!("[{}]", r.title)).collect();
+    println!(
+        "\nverdict: {end}; {insmod}; {} kernel report{}{}{}; {:.1}s; console: {}",
+        reports.len(),
+        if reports.len() == 1 { "" } else { "s" },
+        if reports.is_empty() { "" } else { ": " },
+        titles.join(" "),
+        run.wall.as_secs_f64(),
+        run.console.display()
+    );
+    Ok(if run.end == End::TimedOut {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    })
+}

@@ -1,0 +1,220 @@
+//! The guest's initramfs: static busybox, the module, and an init script that runs the
+//! scenario's steps and reports each step's exit status on the console.
+//!
+//! The archive is written here in the kernel's `newc` cpio format, so that it can hold
+//! `/dev/console` without root privileges or a `cpio` tool.
+
+use crate::error::{Context, Result};
+use std::path::Path;
+
+/// Prefix of the lines the init script prints for the harness.
+pub const MARKER: &str = "irqlock-harness:";
+
+/// Where the module sits in the guest.
+pub const MODULE_PATH: &str = "/irqlock.ko";
+
+/// One thing the init script does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `insmod /irqlock.ko PARAMS...`
+    Insmod(Vec<String>),
+    /// `rmmod irqlock`
+    Rmmod,
+    /// `sleep SECONDS`
+    Sleep(f64),
+}
+
+impl Step {
+    fn command(&self) -> String {
+        match self {
+            Step::Insmod(params) => {
+                let mut line = format!("insmod {MODULE_PATH}");
+                for p in params {
+                    line.push(' ');
+                    line += &shell_quote(p);
+                }
+                line
+            }
+            Step::Rmmod => "rmmod irqlock".to_string(),
+            Step::Sleep(seconds) => format!("sleep {seconds}"),
+        }
+    }
+}
+
+fn shell_quote(word: &str) -> String {
+    if word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-=.,/:".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// What the guest does after its steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Finish {
+    /// Power off, so QEMU exits (`reboot -f` with QEMU's `-no-reboot`).
+    PowerOff,
+    /// Start an interactive shell on the console; leaving it powers off.
+    Shell,
+}
+
+/// The init script for `steps`. Each step prints `irqlock-harness: step N: COMMAND` before and
+/// `irqlock-harness: step N: exit=STATUS` after; the end prints the taint mask and `end`.
+pub fn init_script(steps: &[Step], finish: Finish) -> String {
+    let mut script = String::from(
+        "#!/bin/busybox sh\n\
+         /bin/busybox --install -s /bin\n\
+         mount -t proc proc /proc\n\
+         mount -t sysfs sysfs /sys\n\
+         mount -t devtmpfs devtmpfs /dev\n",
+    );
+    script += &format!("echo '{MARKER} begin'\n");
+    for (i, step) in steps.iter().enumerate() {
+        let n = i + 1;
+        let command = step.command();
+        script += &format!(
+            "echo {}\n",
+            shell_quote(&format!("{MARKER} step {n}: {command}"))
+        );
+        script += &format!("{command}\n");
+        script += &format!("echo \"{MARKER} step {n}: exit=$?\"\n");
+    }
+    script += &format!("echo \"{MARKER} tainted=$(cat /proc/sys/kernel/tainted)\"\n");
+    script += &format!("echo '{MARKER} end'\n");
+    if finish == Finish::Shell {
+        script += "echo 'irqlock lab shell: the module is /irqlock.ko; exit to power off'\n";
+        script += "setsid cttyhack sh -l\n";
+    }
+    script += "reboot -f\n";
+    script
+}
+
+/// A `newc` cpio archive being written.
+#[derive(Default)]
+pub struct Cpio {
+    bytes: Vec<u8>,
+    inode: u32,
+}
+
+impl Cpio {
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+        self.inode += 1;
+        let fields = [
+            self.inode,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len() as u32,
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() as u32 + 1,
+            0,
+        ];
+        self.bytes.extend_from_slice(b"070701");
+        for field in fields {
+            self.bytes
+                .extend_from_slice(format!("{field:08x}").as_bytes());
+        }
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.push(0);
+        self.pad();
+        self.bytes.extend_from_slice(data);
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        while !self.bytes.len().is_multiple_of(4) {
+            self.bytes.push(0);
+        }
+    }
+
+    pub fn dir(&mut self, name: &str) {
+        self.entry(name, 0o040755, &[], (0, 0));
+    }
+
+    pub fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
+        self.entry(name, 0o100000 | mode, data, (0, 0));
+    }
+
+    pub fn char_device(&mut self, name: &str, major: u32, minor: u32) {
+        self.entry(name, 0o020600, &[], (major, minor));
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.entry("TRAILER!!!", 0, &[], (0, 0));
+        while !self.bytes.len().is_multiple_of(512) {
+            self.bytes.push(0);
+        }
+        self.bytes
+    }
+}
+
+/// Writes the initramfs for `steps` to `out`.
+pub fn write(
+    out: &Path,
+    busybox: &Path,
+    module: &Path,
+    steps: &[Step],
+    finish: Finish,
+) -> Result<()> {
+    let busybox =
+        std::fs::read(busybox).context(|| format!("could not read {}", busybox.display()))?;
+    let module =
+        std::fs::read(module).context(|| format!("could not read {}", module.display()))?;
+    let mut cpio = Cpio::default();
+    for dir in ["bin", "dev", "proc", "sys", "tmp"] {
+        cpio.dir(dir);
+    }
+    // The kernel opens /dev/console for init's stdio before init can mount devtmpfs.
+    cpio.char_device("dev/console", 5, 1);
+    cpio.file("bin/busybox", 0o755, &busybox);
+    cpio.file(MODULE_PATH.trim_start_matches('/'), 0o644, &module);
+    cpio.file("init", 0o755, init_script(steps, finish).as_bytes());
+    std::fs::write(out, cpio.finish()).context(|| format!("could not write {}", out.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newc_entries_are_aligned_and_terminated() {
+        let mut cpio = Cpio::default();
+        cpio.file("init", 0o755, b"#!/bin/sh\n");
+        let bytes = cpio.finish();
+        assert!(bytes.starts_with(b"070701"));
+        // Mode field (second): a regular file, rwxr-xr-x.
+        assert_eq!(&bytes[14..22], b"000081ed");
+        // Name size (twelfth field) counts the NUL.
+        assert_eq!(&bytes[6 + 11 * 8..6 + 12 * 8], b"00000005");
+        // Header (110) + "init\0" = 115, padded to 116; data 10 bytes padded to 12.
+        assert_eq!(&bytes[116..126], b"#!/bin/sh\n");
+        assert_eq!(&bytes[128..134], b"070701");
+        assert!(bytes.windows(10).any(|w| w == b"TRAILER!!!"));
+        assert_eq!(bytes.len() % 512, 0);
+    }
+
+    #[test]
+    fn init_reports_every_step() {
+        let script = init_script(
+            &[
+                Step::Insmod(vec!["lock=mutex".into(), "x=a b".into()]),
+                Step::Rmmod,
+            ],
+            Finish::PowerOff,
+        );
+        assert!(script.contains(
+            "echo 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\\''x=a b'\\'''\n"
+        ));
+        assert!(script.contains("insmod /irqlock.ko lock=mutex 'x=a b'\n"));
+        assert!(script.contains("echo \"irqlock-harness: step 2: exit=$?\"\n"));
+        assert!(script.ends_with("echo 'irqlock-harness: end'\nreboot -f\n"));
+    }
+}

@@ -1,0 +1,467 @@
+//! `cargo xtask kernel`: the kernel source, the merged config, and a cached out-of-tree build.
+//!
+//! A build lives in `<cache>/kernel/<key>/`, where the key hashes the kernel version and source,
+//! the config fragments, and the versions of the tools. A build counts only once its stamp file
+//! is written, last; an exclusive lock on `<cache>/kernel/.lock` keeps two runs from building at
+//! once. The tree is built in place rather than renamed into place, because the kernel's
+//! generated `Makefile` in an `O=` tree records the tree's absolute path.
+
+use crate::cmd;
+use crate::error::{Context, Error, Result};
+use crate::setup::{cache_dir, project_dir, Apt, Toolchain};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The kernel release the module's Rust API is written against.
+pub const SUPPORTED: (u32, u32) = (7, 3);
+
+/// Where the kernel source comes from.
+#[derive(Debug, Clone, Default)]
+pub enum SourceChoice {
+    /// The Debian package `linux-source-7.3`, downloaded and extracted into the cache.
+    #[default]
+    Debian,
+    /// An extracted or git tree of the user's.
+    Dir(PathBuf),
+    /// A `linux-*.tar.*` of the user's, extracted into the cache.
+    Tarball(PathBuf),
+}
+
+/// A kernel source tree of a supported version.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub dir: PathBuf,
+    pub version: String,
+}
+
+/// A finished kernel build: the image to boot and the tree to build modules against.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub dir: PathBuf,
+    pub bzimage: PathBuf,
+}
+
+/// The version `VERSION.PATCHLEVEL.SUBLEVEL` from a kernel's top Makefile.
+pub fn makefile_version(makefile: &str) -> Option<(u32, u32, u32)> {
+    let field = |name: &str| {
+        makefile.lines().take(20).find_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            (key.trim() == name)
+                .then(|| value.trim().parse().ok())
+                .flatten()
+        })
+    };
+    Some((field("VERSION")?, field("PATCHLEVEL")?, field("SUBLEVEL")?))
+}
+
+fn check_source(dir: &Path, origin: &str) -> Result<Source> {
+    let makefile = fs::read_to_string(dir.join("Makefile")).context(|| {
+        format!(
+            "{} is not a kernel source tree (no readable Makefile)",
+            dir.display()
+        )
+    })?;
+    let (major, minor, sub) = makefile_version(&makefile).ok_or_else(|| {
+        Error::unavailable(format!(
+            "{}: no kernel version in its Makefile",
+            dir.display()
+        ))
+    })?;
+    if (major, minor) != SUPPORTED {
+        return Err(Error::unavailable(format!(
+            "{origin} is kernel {major}.{minor}.{sub}; irqlock needs {}.{}.x, whose Rust API it is \
+             written against. Bring a {}.{} tree, or leave out --kernel-src/--kernel-tarball to use \
+             Debian's linux-source-{}.{}",
+            SUPPORTED.0, SUPPORTED.1, SUPPORTED.0, SUPPORTED.1, SUPPORTED.0, SUPPORTED.1
+        )));
+    }
+    if dir.join(".config").exists() {
+        return Err(Error::unavailable(format!(
+            "{} has a .config: out-of-tree builds need a clean source tree; run `make mrproper` in it",
+            dir.display()
+        )));
+    }
+    Ok(Source {
+        dir: dir.to_path_buf(),
+        version: format!("{major}.{minor}.{sub}"),
+    })
+}
+
+/// Extracts `tarball` into `<cache>/src/<name>/` (once) and returns the tree inside it.
+fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
+    let root = cache_dir().join("src");
+    let dest = root.join(name);
+    let tree = |dest: &Path| -> Option<PathBuf> {
+        fs::read_dir(dest)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("Makefile").exists())
+    };
+    if dest.join(".irqlock-extracted").exists() {
+        if let Some(dir) = tree(&dest) {
+            return Ok(dir);
+        }
+    }
+    let partial = root.join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&partial);
+    fs::create_dir_all(&partial).context(|| format!("could not create {}", partial.display()))?;
+    eprintln!("kernel: extracting {}", tarball.display());
+    cmd::run(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(tarball)
+            .arg("-C")
+            .arg(&partial),
+    )?;
+    File::create(partial.join(".irqlock-extracted"))
+        .context(|| "could not mark the extraction".into())?;
+    let _ = fs::remove_dir_all(&dest);
+    fs::rename(&partial, &dest)
+        .context(|| format!("could not move the source to {}", dest.display()))?;
+    tree(&dest)
+        .ok_or_else(|| Error::unavailable(format!("{} holds no kernel tree", tarball.display())))
+}
+
+/// The Debian package's tarball, downloaded into the cache without touching the system's
+/// apt sources.
+fn debian_tarball() -> Result<PathBuf> {
+    let package = format!("linux-source-{}.{}", SUPPORTED.0, SUPPORTED.1);
+    let dir = cache_dir().join("debian");
+    let tarball = dir.join(format!("{package}.tar.xz"));
+    if tarball.exists() {
+        return Ok(tarball);
+    }
+    fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
+    let apt = Apt::new("kernel-source", &[("debian", "trixie-backports")])?;
+    cmd::run(
+        apt.command("apt-get")
+            .arg("download")
+            .arg(&package)
+            .current_dir(&dir),
+    )?;
+    let deb = fs::read_dir(&dir)
+        .context(|| format!("could not read {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or_else(|| {
+            Error::unavailable(format!(
+                "apt-get download {package} left no .deb in {}",
+                dir.display()
+            ))
+        })?;
+    let partial = dir.join("partial.tar.xz");
+    let script = format!(
+        "dpkg-deb --fsys-tarfile '{}' | tar -xO ./usr/src/{package}.tar.xz > '{}'",
+        deb.display(),
+        partial.display()
+    );
+    cmd::run(Command::new("sh").args(["-c", &script]))?;
+    fs::rename(&partial, &tarball).context(|| format!("could not write {}", tarball.display()))?;
+    let _ = fs::remove_file(&deb);
+    Ok(tarball)
+}
+
+/// The kernel source to build, extracting or downloading it if needed.
+pub fn source(choice: &SourceChoice) -> Result<Source> {
+    match choice {
+        SourceChoice::Dir(dir) => check_source(dir, &format!("--kernel-src {}", dir.display())),
+        SourceChoice::Tarball(file) => {
+            if !file.is_file() {
+                return Err(Error::unavailable(format!(
+                    "--kernel-tarball {}: no such file",
+                    file.display()
+                )));
+            }
+            let meta =
+                fs::metadata(file).context(|| format!("could not read {}", file.display()))?;
+            let id = hex(&Sha256::digest(format!(
+                "{}:{}:{:?}",
+                file.canonicalize().unwrap_or(file.clone()).display(),
+                meta.len(),
+                meta.modified().ok()
+            )))[..16]
+                .to_string();
+            let dir = extract(file, &format!("tarball-{id}"))?;
+            check_source(&dir, &format!("--kernel-tarball {}", file.display()))
+        }
+        SourceChoice::Debian => {
+            let dir = extract(&debian_tarball()?, "debian")?;
+            check_source(&dir, "Debian's linux-source package")
+        }
+    }
+}
+
+/// The config fragments under `configs/`, in name order, with their contents.
+pub fn fragments() -> Result<Vec<(PathBuf, String)>> {
+    let dir = project_dir().join("configs");
+    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
+        .context(|| format!("could not read {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "config"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text =
+                fs::read_to_string(&p).context(|| format!("could not read {}", p.display()))?;
+            Ok((p, text))
+        })
+        .collect()
+}
+
+/// An option a fragment asks for: its name and wanted value (`n` for "is not set").
+pub fn requested(fragment: &str) -> Vec<(String, String)> {
+    fragment
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if let Some(name) = line
+                .strip_prefix("# ")
+                .and_then(|l| l.strip_suffix(" is not set"))
+            {
+                return Some((name.to_string(), "n".to_string()));
+            }
+            let (name, value) = line.split_once('=')?;
+            name.starts_with("CONFIG_")
+                .then(|| (name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// The requested options that the final `.config` does not have, as `CONFIG_X=y (got n)`.
+pub fn missing_options(requested: &[(String, String)], config: &str) -> Vec<String> {
+    let value_of = |name: &str| -> String {
+        for line in config.lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                if key == name {
+                    return value.to_string();
+                }
+            }
+        }
+        "n".to_string()
+    };
+    requested
+        .iter()
+        .filter_map(|(name, want)| {
+            let got = value_of(name);
+            (got != *want).then(|| format!("{name}={want} (got {got})"))
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bump when the way a tree is built changes, so old builds are not taken as hits.
+const BUILD_RECIPE: &str = "tinyconfig+fragments+olddefconfig; bzImage modules; v1";
+
+/// The cache key: kernel version and source, config fragments, tool versions, recipe.
+pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(format!(
+        "{BUILD_RECIPE}\n{}\n{}\n",
+        source.version,
+        source.dir.display()
+    ));
+    for (path, text) in fragments {
+        hash.update(format!(
+            "{}\n{}\n",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            text
+        ));
+    }
+    hash.update(tool_versions);
+    hex(&hash.finalize())[..20].to_string()
+}
+
+fn make(tools: &Toolchain, source: &Source, out: &Path) -> Command {
+    let mut make = Command::new("make");
+    make.arg("-C")
+        .arg(&source.dir)
+        .arg(format!("O={}", out.display()))
+        .arg("ARCH=x86_64")
+        .arg(format!("RUSTC={}", tools.rustc.display()))
+        .arg(format!("BINDGEN={}", tools.bindgen.display()))
+        .env("LIBCLANG_PATH", &tools.libclang_dir);
+    make
+}
+
+const STAMP: &str = ".irqlock-build-complete";
+
+/// Builds the kernel if the cache has no complete build for this key.
+pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
+    let source = source(choice)?;
+    let fragments = fragments()?;
+    let key = cache_key(&source, &fragments, &tools.versions());
+    let root = cache_dir().join("kernel");
+    let dir = root.join(format!("{}-{key}", source.version));
+    let done = |dir: &Path| Build {
+        dir: dir.to_path_buf(),
+        bzimage: dir.join("arch/x86/boot/bzImage"),
+    };
+    if dir.join(STAMP).exists() {
+        return Ok(done(&dir));
+    }
+
+    fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
+    let lock_path = root.join(".lock");
+    let lock =
+        File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        eprintln!(
+            "kernel: another run is building in {}; waiting for it",
+            root.display()
+        );
+        lock.lock()
+            .context(|| format!("could not lock {}", lock_path.display()))?;
+    }
+    if dir.join(STAMP).exists() {
+        return Ok(done(&dir));
+    }
+    // An earlier build of this key was interrupted or failed: start it afresh.
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
+
+    eprintln!(
+        "kernel: building {} into {} (about 5-8 minutes on 2 cores)",
+        source.version,
+        dir.display()
+    );
+    let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
+    let minute = Duration::from_secs(60);
+    cmd::run_logged(
+        make(tools, &source, &dir).arg("tinyconfig"),
+        &log("config"),
+        "tinyconfig",
+        minute,
+    )?;
+    let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
+    merge.arg("-m").arg("-O").arg(&dir).arg(dir.join(".config"));
+    merge.args(fragments.iter().map(|(p, _)| p));
+    cmd::run_logged(
+        merge.current_dir(&dir),
+        &log("merge"),
+        "merge_config",
+        minute,
+    )?;
+    cmd::run_logged(
+        make(tools, &source, &dir).arg("olddefconfig"),
+        &log("olddefconfig"),
+        "olddefconfig",
+        minute,
+    )?;
+
+    let config = fs::read_to_string(dir.join(".config"))
+        .context(|| "could not read the merged .config".into())?;
+    let wanted: Vec<(String, String)> = fragments
+        .iter()
+        .flat_map(|(_, text)| requested(text))
+        .collect();
+    let missing = missing_options(&wanted, &config);
+    if !missing.is_empty() {
+        let mut message = format!(
+            "the merged kernel config lacks options that configs/ asks for:\n  {}\n\
+             Kconfig drops an option whose dependencies are not met.",
+            missing.join("\n  ")
+        );
+        if missing.iter().any(|m| m.starts_with("CONFIG_RUST=")) {
+            let why = make(tools, &source, &dir)
+                .arg("rustavailable")
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout).into_owned()
+                        + &String::from_utf8_lossy(&o.stderr)
+                })
+                .unwrap_or_default();
+            message += &format!("\nCONFIG_RUST: `make rustavailable` says:\n{why}");
+        }
+        return Err(Error::unavailable(message));
+    }
+
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get() + 1)
+        .unwrap_or(3);
+    cmd::run_logged(
+        make(tools, &source, &dir)
+            .arg(format!("-j{jobs}"))
+            .args(["bzImage", "modules"]),
+        &log("build"),
+        "kernel build",
+        Duration::from_secs(30),
+    )?;
+    File::create(dir.join(STAMP)).context(|| "could not write the build stamp".into())?;
+    eprintln!("kernel: cached at {}", dir.display());
+    Ok(done(&dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_version_from_the_top_makefile() {
+        let makefile = "# SPDX\nVERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 4\nEXTRAVERSION =\n";
+        assert_eq!(makefile_version(makefile), Some((7, 3, 4)));
+        assert_eq!(makefile_version("VERSION = 6\nPATCHLEVEL = 12\n"), None);
+    }
+
+    #[test]
+    fn fragments_ask_for_set_and_unset_options() {
+        let fragment = "# A comment\nCONFIG_RUST=y\n\n# CONFIG_MODULE_SIG is not set\nCONFIG_NR=4\nCONFIG_X=n\n";
+        assert_eq!(
+            requested(fragment),
+            [
+                ("CONFIG_RUST", "y"),
+                ("CONFIG_MODULE_SIG", "n"),
+                ("CONFIG_NR", "4"),
+                ("CONFIG_X", "n")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+    }
+
+    #[test]
+    fn names_the_options_olddefconfig_dropped() {
+        let wanted =
+            requested("CONFIG_RUST=y\nCONFIG_SMP=y\nCONFIG_MODULE_SIG=n\nCONFIG_NR_CPUS=4\n");
+        let config = "CONFIG_SMP=y\n# CONFIG_RUST is not set\nCONFIG_NR_CPUS=64\n";
+        assert_eq!(
+            missing_options(&wanted, config),
+            ["CONFIG_RUST=y (got n)", "CONFIG_NR_CPUS=4 (got 64)"]
+        );
+        assert!(missing_options(&wanted[1..3], config).is_empty());
+    }
+
+    #[test]
+    fn the_cache_key_follows_every_input() {
+        let source = Source {
+            dir: "/src".into(),
+            version: "7.3.4".into(),
+        };
+        let frags = vec![(
+            PathBuf::from("configs/a.config"),
+            "CONFIG_RUST=y\n".to_string(),
+        )];
+        let key = cache_key(&source, &frags, "rustc 1.96.0");
+        assert_eq!(key, cache_key(&source, &frags, "rustc 1.96.0"));
+        assert_ne!(key, cache_key(&source, &frags, "rustc 1.97.0"));
+        let other = vec![(
+            PathBuf::from("configs/a.config"),
+            "CONFIG_RUST=n\n".to_string(),
+        )];
+        assert_ne!(key, cache_key(&source, &other, "rustc 1.96.0"));
+        let newer = Source {
+            version: "7.3.5".into(),
+            ..source.clone()
+        };
+        assert_ne!(key, cache_key(&newer, &frags, "rustc 1.96.0"));
+    }
+}

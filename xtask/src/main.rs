@@ -1,0 +1,192 @@
+//! `cargo xtask`: builds the irqlock kernel and module, boots them under QEMU, and checks
+//! what the kernel reports. `main` only parses arguments and dispatches.
+
+mod cmd;
+mod error;
+mod harness;
+mod initramfs;
+mod kernel;
+mod ktap;
+mod module;
+mod qemu;
+mod scenario;
+mod setup;
+mod triage;
+
+use clap::{Args, Parser, Subcommand};
+use error::{Result, EXIT_PASS};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, boot and test irqlock on a real kernel under QEMU"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+/// Where the kernel source comes from (default: Debian's linux-source-7.3, in the cache).
+#[derive(Args, Clone, Default)]
+struct KernelArgs {
+    /// An extracted or git kernel 7.3.x tree to build instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "kernel_tarball")]
+    kernel_src: Option<PathBuf>,
+    /// A kernel 7.3.x tarball to extract and build instead.
+    #[arg(long, value_name = "FILE")]
+    kernel_tarball: Option<PathBuf>,
+}
+
+impl KernelArgs {
+    fn choice(&self) -> kernel::SourceChoice {
+        match (&self.kernel_src, &self.kernel_tarball) {
+            (Some(dir), _) => kernel::SourceChoice::Dir(dir.clone()),
+            (None, Some(file)) => kernel::SourceChoice::Tarball(file.clone()),
+            (None, None) => kernel::SourceChoice::Debian,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Check the toolchain and install what is missing (Debian 12, as root).
+    Setup {
+        /// Only report what is missing; install nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Build the debug kernel (cached) and print where it is.
+    Kernel(KernelArgs),
+    /// Build irqlock.ko against the cached kernel and print where it is.
+    Module(KernelArgs),
+    /// Boot once, load the module with these parameters, show the console and a verdict.
+    Run {
+        /// How the handler takes the lock: spinlock_irqsave or mutex.
+        #[arg(long, value_name = "NAME", default_value = "mutex")]
+        lock: String,
+        /// Another module parameter, such as count=16 (repeatable).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Leave the module loaded (no rmmod before power-off).
+        #[arg(long)]
+        no_rmmod: bool,
+        /// Seconds before a VM that has not powered off is stopped and called hung.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        #[command(flatten)]
+        kernel: KernelArgs,
+    },
+    /// Boot every scenario under tests/scenarios/ and check the kernel's reports (KTAP).
+    Test {
+        /// Only the scenarios whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// VMs to run at once (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[command(flatten)]
+        kernel: KernelArgs,
+    },
+    /// Print the kernel reports in a console log, one per line.
+    Triage {
+        /// The console log.
+        file: PathBuf,
+        /// A JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Commands::Setup { check } => {
+            setup::setup(check)?;
+        }
+        Commands::Kernel(args) => {
+            let tools = setup::setup(false)?;
+            let build = kernel::build(&tools, &args.choice())?;
+            println!("{}", build.dir.display());
+        }
+        Commands::Module(args) => {
+            let prepared = harness::prepare(&args.choice())?;
+            println!("{}", prepared.module.display());
+        }
+        Commands::Run {
+            lock,
+            params,
+            no_rmmod,
+            timeout,
+            kernel,
+        } => {
+            let mut all = vec![format!("lock={lock}")];
+            all.extend(params);
+            return harness::run(&harness::RunOptions {
+                source: kernel.choice(),
+                params: all,
+                rmmod: !no_rmmod,
+                timeout: Duration::from_secs(timeout),
+                devices: Vec::new(),
+            });
+        }
+        Commands::Test {
+            filter,
+            jobs,
+            kernel,
+        } => {
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            return harness::test(&harness::TestOptions {
+                source: kernel.choice(),
+                filter,
+                jobs,
+            });
+        }
+        Commands::Triage { file, json } => return triage_command(&file, json),
+    }
+    Ok(EXIT_PASS)
+}
+
+/// `cargo xtask triage`: exit 0 without reports, 1 with reports, 69 when unreadable.
+fn triage_command(file: &std::path::Path, json: bool) -> Result<i32> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        error::Error::unavailable(format!("could not read {}: {e}", file.display()))
+    })?;
+    let reports = triage::parse(&String::from_utf8_lossy(&bytes));
+    if json {
+        let text = serde_json::to_string_pretty(&reports).expect("reports serialize");
+        println!("{text}");
+    } else {
+        for r in &reports {
+            let truncated = if r.truncated { " (truncated)" } else { "" };
+            println!(
+                "{}:{}-{}: {}{truncated}",
+                file.display(),
+                r.first_line,
+                r.last_line,
+                r.title
+            );
+        }
+    }
+    Ok(if reports.is_empty() {
+        EXIT_PASS
+    } else {
+        error::EXIT_FAIL
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code as u8)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Booting the guest under QEMU, capturing its serial console, and stopping it on a timeout.
+
+use crate::cmd;
+use crate::error::{Context, Error, Result};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to boot and how.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    pub qemu: PathBuf,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub cpus: u32,
+    pub memory_mb: u32,
+    /// Extra `-device` values, such as `edu`.
+    pub devices: Vec<String>,
+    /// Extra kernel command-line options.
+    pub cmdline: Vec<String>,
+    pub timeout: Duration,
+    /// Give the console to the user (keyboard in, screen out) instead of only capturing it.
+    pub interactive: bool,
+}
+
+/// How the VM ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum End {
+    /// QEMU exited by itself: the guest powered off, or panicked (`panic=-1 -no-reboot`).
+    Exited(Option<i32>),
+    /// The timeout passed and the harness stopped QEMU.
+    TimedOut,
+}
+
+/// A finished boot: how it ended, its console, and how long it took.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub end: End,
+    pub console: PathBuf,
+    pub wall: Duration,
+}
+
+impl Vm {
+    /// The QEMU command line; every option says why it is there.
+    pub fn command(&self) -> Command {
+        let mut qemu = Command::new(&self.qemu);
+        // Software emulation: KVM is often unusable (nested, or no /dev/kvm), and TCG behaves
+        // the same everywhere.
+        qemu.args(["-accel", "tcg"]);
+        // Real SMP: lockup detectors need a second CPU to watch the first.
+        qemu.args(["-smp", &self.cpus.to_string()]);
+        qemu.args(["-m", &self.memory_mb.to_string()]);
+        // No default devices (VGA, NIC, floppy): only what a scenario asks for.
+        qemu.arg("-nodefaults");
+        // No window; the serial port is the console.
+        qemu.arg("-nographic");
+        // A guest reboot (`reboot -f`, or a panic with panic=-1) ends QEMU instead.
+        qemu.arg("-no-reboot");
+        // The guest's ttyS0 on QEMU's stdin/stdout.
+        qemu.args(["-serial", "stdio"]);
+        // The same machine every run.
+        qemu.args(["-machine", "q35"]);
+        qemu.arg("-kernel").arg(&self.kernel);
+        qemu.arg("-initrd").arg(&self.initrd);
+        for device in &self.devices {
+            qemu.args(["-device", device]);
+        }
+        let mut append = vec![
+            // Kernel messages and init's output on the serial port.
+            "console=ttyS0".to_string(),
+            // Reboot at once on a panic, which -no-reboot turns into QEMU exiting.
+            "panic=-1".to_string(),
+        ];
+        append.extend(self.cmdline.iter().cloned());
+        qemu.arg("-append").arg(append.join(" "));
+        qemu
+    }
+
+    /// Boots, writes the console to `console` (and, when `echo`, to stdout as it comes), and
+    /// waits until QEMU exits or the timeout passes.
+    pub fn boot(&self, console: &Path, echo: bool) -> Result<Run> {
+        let mut command = self.command();
+        eprintln!("$ {}", cmd::display(&command));
+        let mut log =
+            File::create(console).context(|| format!("could not create {}", console.display()))?;
+        let start = Instant::now();
+        if self.interactive {
+            command.stdin(Stdio::inherit());
+        } else {
+            command.stdin(Stdio::null());
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context(|| {
+                format!(
+                    "could not start {}; run `cargo xtask setup`",
+                    self.qemu.display()
+                )
+            })?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let reader = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut buffer = [0u8; 4096];
+            let mut out = std::io::stdout();
+            loop {
+                let n = stdout.read(&mut buffer)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                log.write_all(&buffer[..n])?;
+                if echo {
+                    out.write_all(&buffer[..n])?;
+                    out.flush()?;
+                }
+            }
+        });
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let status: Option<ExitStatus> = loop {
+            if let Some(status) = child.try_wait().context(|| "waiting for QEMU".into())? {
+                break Some(status);
+            }
+            if !self.interactive && start.elapsed() >= self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let wall = start.elapsed();
+        let _ = reader.join();
+        let qemu_errors = errors.join().unwrap_or_default();
+        let end = match status {
+            None => End::TimedOut,
+            Some(status) => {
+                // QEMU exits non-zero without booting when its options or files are wrong.
+                if !status.success() && !qemu_errors.trim().is_empty() {
+                    return Err(Error::unavailable(format!(
+                        "QEMU failed ({status}): {}\ncommand: {}",
+                        qemu_errors.trim(),
+                        cmd::display(&self.command())
+                    )));
+                }
+                End::Exited(status.code())
+            }
+        };
+        Ok(Run {
+            end,
+            console: console.to_path_buf(),
+            wall,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_carries_devices_and_options() {
+        let vm = Vm {
+            qemu: "qemu-system-x86_64".into(),
+            kernel: "/k/bzImage".into(),
+            initrd: "/i.cpio".into(),
+            cpus: 2,
+            memory_mb: 512,
+            devices: vec!["edu".into()],
+            cmdline: vec!["watchdog_thresh=2".into()],
+            timeout: Duration::from_secs(1),
+            interactive: false,
+        };
+        let line = cmd::display(&vm.command());
+        assert!(line.contains(" -smp 2 -m 512 "), "{line}");
+        assert!(line.contains(" -device edu "), "{line}");
+        assert!(
+            line.ends_with("-append 'console=ttyS0 panic=-1 watchdog_thresh=2'"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,406 @@
+//! Scenarios: one TOML file each under `tests/scenarios/`, and the verdict on a boot.
+//!
+//! A scenario says what to load and what the kernel must report, exactly. The verdict reads
+//! only the console log, through [`crate::triage`] for the kernel's reports and through the
+//! init script's markers for the steps.
+
+use crate::error::{Context, Error, Result};
+use crate::initramfs::{Step, MARKER};
+use crate::qemu::End;
+use crate::triage::{self, Report};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// How a scenario's boot must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Every step ran, and the kernel reported nothing and added no taint but the module's.
+    Clean,
+    /// Every step ran, and the kernel reported exactly `reports`.
+    Reports,
+    /// The kernel panicked (QEMU exited before the init script's end) after `reports`.
+    Panic,
+    /// The guest stopped making progress, the kernel said nothing that ended it, and the
+    /// harness stopped it at the timeout.
+    Hang,
+}
+
+/// The expectation on `insmod`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Expect {
+    pub outcome: Outcome,
+    /// The report titles, in order, exactly.
+    #[serde(default)]
+    pub reports: Vec<String>,
+    /// `ok`, or the errno name insmod must fail with (`EINVAL`, `ENODEV`).
+    #[serde(default = "ok")]
+    pub insmod: String,
+    /// Lines (or parts of lines) the console must show, in this order.
+    #[serde(default)]
+    pub log: Vec<String>,
+}
+
+fn ok() -> String {
+    "ok".to_string()
+}
+
+fn default_timeout() -> u64 {
+    120
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(skip)]
+    pub name: String,
+    pub description: String,
+    /// Module parameters for insmod, e.g. `["lock=mutex"]`.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// Seconds to wait between insmod and rmmod.
+    #[serde(default)]
+    pub sleep_before_rmmod: f64,
+    /// Whether to unload the module at the end.
+    #[serde(default = "default_true")]
+    pub rmmod: bool,
+    /// QEMU `-device` values.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Extra kernel command-line options.
+    #[serde(default)]
+    pub cmdline: Vec<String>,
+    /// Seconds after which the harness stops the VM and calls it a hang.
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u64,
+    pub expect: Expect,
+}
+
+impl Scenario {
+    pub fn parse(name: &str, text: &str) -> Result<Self> {
+        let mut scenario: Scenario = toml::from_str(text)
+            .map_err(|e| Error::unavailable(format!("scenario {name}: {e}")))?;
+        scenario.name = name.to_string();
+        if scenario.expect.insmod != "ok" && errno_text(&scenario.expect.insmod).is_none() {
+            return Err(Error::unavailable(format!(
+                "scenario {name}: expect.insmod = {:?} is not ok or a known errno ({})",
+                scenario.expect.insmod,
+                ERRNOS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if scenario.expect.outcome == Outcome::Clean && !scenario.expect.reports.is_empty() {
+            return Err(Error::unavailable(format!(
+                "scenario {name}: a clean outcome cannot expect reports"
+            )));
+        }
+        Ok(scenario)
+    }
+
+    /// What the init script runs.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = vec![Step::Insmod(self.params.clone())];
+        if self.sleep_before_rmmod > 0.0 {
+            steps.push(Step::Sleep(self.sleep_before_rmmod));
+        }
+        if self.rmmod && self.expect.insmod == "ok" {
+            steps.push(Step::Rmmod);
+        }
+        steps
+    }
+}
+
+/// Every scenario under `dir`, in name order.
+pub fn load_all(dir: &Path) -> Result<Vec<Scenario>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .context(|| format!("could not read {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let text = std::fs::read_to_string(path)
+                .context(|| format!("could not read {}", path.display()))?;
+            Scenario::parse(&name, &text)
+        })
+        .collect()
+}
+
+/// The error text busybox's insmod prints for each errno a scenario may expect.
+const ERRNOS: &[(&str, &str)] = &[
+    ("EINVAL", "Invalid argument"),
+    ("ENODEV", "No such device"),
+    ("ENOENT", "No such file or directory"),
+    ("EBUSY", "Device or resource busy"),
+    ("ENOMEM", "Out of memory"),
+    ("EEXIST", "File exists"),
+];
+
+fn errno_text(name: &str) -> Option<&'static str> {
+    ERRNOS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+/// What the init script's markers say: each step's exit status, the taint, the end.
+#[derive(Debug, Default, PartialEq)]
+pub struct Markers {
+    pub exits: Vec<(usize, i32)>,
+    pub tainted: Option<u64>,
+    pub ended: bool,
+}
+
+pub fn markers(log: &str) -> Markers {
+    let mut found = Markers::default();
+    for line in log.lines() {
+        let line = triage::strip_prefix(line);
+        let Some(rest) = line.strip_prefix(MARKER) else {
+            continue;
+        };
+        let rest = rest.trim();
+        if rest == "end" {
+            found.ended = true;
+        } else if let Some(mask) = rest.strip_prefix("tainted=") {
+            found.tainted = mask.trim().parse().ok();
+        } else if let Some(step) = rest.strip_prefix("step ") {
+            if let Some((n, status)) = step.split_once(": exit=") {
+                if let (Ok(n), Ok(status)) = (n.parse(), status.trim().parse()) {
+                    found.exits.push((n, status));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// TAINT_OOT_MODULE: loading any out-of-tree module sets it.
+const TAINT_OOT_MODULE: u64 = 1 << 12;
+
+/// The result of one scenario.
+#[derive(Debug)]
+pub struct Verdict {
+    pub failures: Vec<String>,
+    pub reports: Vec<Report>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Judges a boot of `scenario` from its console log and how the VM ended.
+pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
+    let expect = &scenario.expect;
+    let reports = triage::parse(log);
+    let marks = markers(log);
+    let mut failures = Vec::new();
+
+    let seen_outcome = match end {
+        End::TimedOut => Outcome::Hang,
+        End::Exited(_) if !marks.ended => Outcome::Panic,
+        End::Exited(_) if reports.is_empty() => Outcome::Clean,
+        End::Exited(_) => Outcome::Reports,
+    };
+    let outcome_ok = match expect.outcome {
+        // A panic is seen as a report, so "panic" needs the VM to end early by itself.
+        Outcome::Panic => seen_outcome == Outcome::Panic,
+        Outcome::Hang => seen_outcome == Outcome::Hang,
+        Outcome::Clean | Outcome::Reports => marks.ended,
+    };
+    if !outcome_ok {
+        let what = match seen_outcome {
+            Outcome::Hang => format!(
+                "the VM hung: no end of the init script within {}s; the harness stopped it",
+                scenario.timeout_s
+            ),
+            Outcome::Panic => {
+                "the VM ended before the init script did (kernel panic or crash)".to_string()
+            }
+            _ => "the init script ran to its end".to_string(),
+        };
+        failures.push(format!("expected outcome {:?}, but {what}", expect.outcome));
+    }
+
+    // insmod is always step 1.
+    match (
+        expect.insmod.as_str(),
+        marks.exits.iter().find(|(n, _)| *n == 1),
+    ) {
+        (_, None) if marks.ended => {
+            failures.push("insmod's exit status is missing from the console".to_string())
+        }
+        (_, None) => {}
+        ("ok", Some((_, status))) if *status != 0 => failures.push(format!(
+            "insmod failed with exit status {status}; expected it to succeed"
+        )),
+        ("ok", Some(_)) => {}
+        (errno, Some((_, status))) => {
+            let text = errno_text(errno).unwrap_or(errno);
+            if *status == 0 {
+                failures.push(format!(
+                    "insmod succeeded; expected it to fail with {errno}"
+                ));
+            } else if !log
+                .lines()
+                .any(|l| l.contains("insmod: can't insert") && l.contains(text))
+            {
+                failures.push(format!("insmod failed, but not with {errno} ({text})"));
+            }
+        }
+    }
+    for (n, status) in marks.exits.iter().filter(|(n, _)| *n > 1) {
+        if *status != 0 {
+            failures.push(format!("step {n} failed with exit status {status}"));
+        }
+    }
+
+    let titles: Vec<&str> = reports.iter().map(|r| r.title.as_str()).collect();
+    if titles
+        != expect
+            .reports
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    {
+        let mut message = format!("expected reports {:?}, saw {:?}", expect.reports, titles);
+        for report in reports
+            .iter()
+            .filter(|r| !expect.reports.contains(&r.title))
+        {
+            message += &format!(
+                "\n  unexpected report \"{}\" (console lines {}-{}{}):\n    {}",
+                report.title,
+                report.first_line,
+                report.last_line,
+                if report.truncated { ", truncated" } else { "" },
+                report
+                    .lines
+                    .iter()
+                    .take(12)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n    ")
+            );
+        }
+        failures.push(message);
+    }
+
+    if expect.outcome == Outcome::Clean {
+        if let Some(mask) = marks.tainted {
+            if mask & !TAINT_OOT_MODULE != 0 {
+                failures.push(format!("the kernel is tainted {mask:#x}: more than the out-of-tree module's {TAINT_OOT_MODULE:#x}"));
+            }
+        }
+    }
+
+    let lines: Vec<String> = log
+        .lines()
+        .map(|l| triage::demangle_line(triage::strip_prefix(l)))
+        .collect();
+    let mut from = 0;
+    for wanted in &expect.log {
+        match lines[from..]
+            .iter()
+            .position(|l| l.contains(wanted.as_str()))
+        {
+            Some(at) => from += at + 1,
+            None => failures.push(format!("the console lacks {wanted:?} (after line {from})")),
+        }
+    }
+    Verdict { failures, reports }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(toml: &str) -> Scenario {
+        Scenario::parse("t", toml).unwrap()
+    }
+
+    const END: &str =
+        "irqlock-harness: step 1: exit=0\nirqlock-harness: tainted=4096\nirqlock-harness: end\n";
+
+    #[test]
+    fn rejects_unknown_fields_and_errnos() {
+        assert!(
+            Scenario::parse("t", "description='x'\nbogus=1\n[expect]\noutcome='clean'\n").is_err()
+        );
+        assert!(Scenario::parse(
+            "t",
+            "description='x'\n[expect]\noutcome='clean'\ninsmod='EWHAT'\n"
+        )
+        .is_err());
+        assert!(Scenario::parse(
+            "t",
+            "description='x'\n[expect]\noutcome='clean'\nreports=['x']\n"
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn clean_passes_only_without_reports_and_with_the_end() {
+        let s = scenario("description='x'\n[expect]\noutcome='clean'\nlog=['irqlock: done']\n");
+        let log = format!("[ 1.0] irqlock: done: 8\n{END}");
+        assert!(judge(&s, &log, End::Exited(Some(0))).passed());
+        let missing = judge(&s, END, End::Exited(Some(0)));
+        assert!(
+            missing.failures[0].contains("lacks \"irqlock: done\""),
+            "{:?}",
+            missing.failures
+        );
+        let warned = format!("[ 1.0] irqlock: done: 8\nWARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n---[ end trace 0 ]---\n{END}");
+        assert!(!judge(&s, &warned, End::Exited(Some(0))).passed());
+        let hung = judge(&s, "[ 1.0] irqlock: done: 8\n", End::TimedOut);
+        assert!(hung.failures[0].contains("hung"), "{:?}", hung.failures);
+    }
+
+    #[test]
+    fn extra_taint_fails_a_clean_scenario() {
+        let s = scenario("description='x'\n[expect]\noutcome='clean'\n");
+        let log = END.replace("tainted=4096", "tainted=4608");
+        assert!(judge(&s, &log, End::Exited(Some(0))).failures[0].contains("tainted 0x1200"));
+    }
+
+    #[test]
+    fn insmod_errors_are_checked_by_errno() {
+        let s = scenario("description='x'\n[expect]\noutcome='clean'\ninsmod='EINVAL'\n");
+        let failed = "insmod: can't insert '/irqlock.ko': Invalid argument\nirqlock-harness: step 1: exit=1\nirqlock-harness: end\n";
+        assert!(judge(&s, failed, End::Exited(Some(0))).passed());
+        let other = failed.replace("Invalid argument", "No such device");
+        assert!(!judge(&s, &other, End::Exited(Some(0))).passed());
+        assert!(!judge(&s, END, End::Exited(Some(0))).passed());
+    }
+
+    #[test]
+    fn reads_markers() {
+        let m = markers("[ 1.0] irqlock-harness: step 1: exit=0\nirqlock-harness: step 2: exit=1\nirqlock-harness: tainted=4096\nirqlock-harness: end\n");
+        assert_eq!(
+            m,
+            Markers {
+                exits: vec![(1, 0), (2, 1)],
+                tainted: Some(4096),
+                ended: true
+            }
+        );
+    }
+}

@@ -1,0 +1,653 @@
+//! Kernel reports in a console log: what they are, where they start and end, and whose fault.
+//!
+//! Titles follow syzkaller's style (`BUG: sleeping function called from invalid context in
+//! f`), so that they are stable across boots: no addresses, PIDs or timestamps. This module
+//! knows nothing of scenarios or QEMU; it reads any kernel log.
+
+use serde::Serialize;
+
+/// The family a report belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Sleeping or scheduling where the kernel must not: might_sleep(), scheduling while atomic.
+    AtomicSleep,
+    /// Lockdep's reports.
+    Lockdep,
+    /// `WARNING: CPU: ... at file:line`.
+    Warning,
+    /// `kernel BUG at file:line!` and other `BUG:` lines.
+    Bug,
+    /// Oops, general protection fault, bad pointer dereference.
+    Oops,
+    /// KASAN, KFENCE, UBSAN.
+    MemorySafety,
+    /// Soft and hard lockups, RCU stalls, hung tasks.
+    Stall,
+    /// `Kernel panic - not syncing`.
+    Panic,
+}
+
+/// One kernel report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub title: String,
+    pub kind: Kind,
+    /// The first frame of the call trace outside the locking, scheduling, printing and
+    /// debugging machinery; Rust symbols demangled.
+    pub guilty_function: Option<String>,
+    /// The source location the kernel printed, such as `kernel/locking/mutex.c:623`.
+    pub location: Option<String>,
+    /// 1-based line numbers in the log, inclusive.
+    pub first_line: usize,
+    pub last_line: usize,
+    /// The log ended before the report did.
+    pub truncated: bool,
+    /// The report's lines, without timestamps.
+    pub lines: Vec<String>,
+}
+
+/// Strips the printk timestamp and caller id: `[    3.544154][    C0] text` -> `text`.
+pub fn strip_prefix(line: &str) -> &str {
+    let mut rest = line.trim_end_matches(['\r', '\n']);
+    for _ in 0..2 {
+        let Some(after) = rest.strip_prefix('[') else {
+            break;
+        };
+        let Some(end) = after.find(']') else { break };
+        let inside = after[..end].trim();
+        let is_time = !inside.is_empty() && inside.chars().all(|c| c.is_ascii_digit() || c == '.');
+        let is_caller = (inside.starts_with('C') || inside.starts_with('T'))
+            && inside.len() > 1
+            && inside[1..].chars().all(|c| c.is_ascii_digit());
+        if !is_time && !is_caller {
+            break;
+        }
+        rest = &after[end + 1..];
+    }
+    rest.strip_prefix(' ').unwrap_or(rest)
+}
+
+/// What a line that starts a report says.
+struct Start {
+    kind: Kind,
+    /// The title, with `{}` where the guilty function goes.
+    title: String,
+    location: Option<String>,
+    /// The function the header itself names (WARNING's and KASAN's do), if any.
+    named_function: Option<String>,
+    /// The report ends with a `---[ end ... ]---` line rather than after its call trace.
+    ends_with_marker: bool,
+}
+
+/// Lockdep's headers: the bracketed line under a row of `=`, and the syzkaller-style title.
+const LOCKDEP: &[(&str, &str)] = &[
+    (
+        "WARNING: possible circular locking dependency detected",
+        "possible deadlock in {}",
+    ),
+    (
+        "WARNING: possible recursive locking detected",
+        "possible deadlock in {}",
+    ),
+    (
+        "WARNING: possible irq lock inversion dependency detected",
+        "possible deadlock in {}",
+    ),
+    (
+        "WARNING: inconsistent lock state",
+        "inconsistent lock state in {}",
+    ),
+    (
+        "[ BUG: Invalid wait context ]",
+        "WARNING: locking bug in {}",
+    ),
+    (
+        "WARNING: bad unlock balance detected!",
+        "WARNING: bad unlock balance in {}",
+    ),
+    (
+        "WARNING: held lock freed!",
+        "WARNING: held lock freed in {}",
+    ),
+    (
+        "WARNING: suspicious RCU usage",
+        "WARNING: suspicious RCU usage in {}",
+    ),
+    (
+        "WARNING: lock held when returning to user space!",
+        "WARNING: lock held when returning to user space in {}",
+    ),
+    (
+        "WARNING: Nested lock was not taken",
+        "WARNING: locking bug in {}",
+    ),
+    (
+        "WARNING: held lock released with different context",
+        "WARNING: locking bug in {}",
+    ),
+    (
+        "[ BUG: bad contention detected! ]",
+        "WARNING: locking bug in {}",
+    ),
+    (
+        "[ BUG: held lock freed! ]",
+        "WARNING: held lock freed in {}",
+    ),
+    (
+        "BUG: MAX_LOCKDEP_KEYS too low!",
+        "BUG: MAX_LOCKDEP_KEYS too low!",
+    ),
+];
+
+fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    text.find(marker).map(|i| &text[i + marker.len()..])
+}
+
+/// `file.c:123` at the start of `text`, if there is one.
+fn location_at(text: &str) -> Option<String> {
+    let word = text
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(['!', ',', ':']);
+    let (file, line) = word.rsplit_once(':')?;
+    let line = line.split(':').next()?;
+    (file.contains('.') && !line.is_empty() && line.chars().all(|c| c.is_ascii_digit()))
+        .then(|| format!("{file}:{line}"))
+}
+
+fn start(line: &str, previous: &str) -> Option<Start> {
+    let s = |kind, title: &str| Start {
+        kind,
+        title: title.to_string(),
+        location: None,
+        named_function: None,
+        ends_with_marker: false,
+    };
+    if let Some(rest) = line.strip_prefix("BUG: sleeping function called from invalid context") {
+        let location = after(rest, " at ").and_then(location_at);
+        return Some(Start {
+            location,
+            ..s(
+                Kind::AtomicSleep,
+                "BUG: sleeping function called from invalid context in {}",
+            )
+        });
+    }
+    if line.starts_with("BUG: scheduling while atomic") {
+        return Some(s(Kind::AtomicSleep, "BUG: scheduling while atomic in {}"));
+    }
+    if line.starts_with("BUG: using smp_processor_id() in preemptible")
+        || line.starts_with("BUG: using __this_cpu_")
+    {
+        let what = line.split(" in preemptible").next().unwrap_or(line);
+        return Some(s(
+            Kind::AtomicSleep,
+            &format!("{what} in preemptible code in {{}}"),
+        ));
+    }
+    if previous.starts_with("====") {
+        if let Some((_, title)) = LOCKDEP.iter().find(|(header, _)| line.starts_with(header)) {
+            return Some(s(Kind::Lockdep, title));
+        }
+        if let Some(rest) = line.strip_prefix("WARNING: ") {
+            if rest.contains("-safe -> ") && rest.contains("-unsafe lock order detected") {
+                return Some(s(Kind::Lockdep, "possible deadlock in {}"));
+            }
+        }
+    }
+    if let Some(rest) = line.strip_prefix("WARNING: CPU: ") {
+        // WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 func+0x1/0x2 [mod]
+        let at = after(rest, " at ");
+        let location = at.and_then(location_at);
+        let named_function = at
+            .and_then(|a| a.split_whitespace().nth(1))
+            .and_then(frame_symbol)
+            .map(|f| demangle(&f));
+        return Some(Start {
+            location,
+            named_function,
+            ends_with_marker: true,
+            ..s(Kind::Warning, "WARNING in {}")
+        });
+    }
+    if let Some(rest) = line.strip_prefix("kernel BUG at ") {
+        return Some(Start {
+            location: location_at(rest),
+            ends_with_marker: true,
+            ..s(Kind::Bug, "kernel BUG in {}")
+        });
+    }
+    if line.starts_with("BUG: kernel NULL pointer dereference") {
+        return Some(Start {
+            ends_with_marker: true,
+            ..s(Kind::Oops, "BUG: kernel NULL pointer dereference in {}")
+        });
+    }
+    if line.starts_with("BUG: unable to handle page fault")
+        || line.starts_with("BUG: unable to handle kernel paging request")
+    {
+        return Some(Start {
+            ends_with_marker: true,
+            ..s(
+                Kind::Oops,
+                "BUG: unable to handle kernel paging request in {}",
+            )
+        });
+    }
+    if line.starts_with("general protection fault")
+        || line.starts_with("Oops: general protection fault")
+    {
+        return Some(Start {
+            ends_with_marker: true,
+            ..s(Kind::Oops, "general protection fault in {}")
+        });
+    }
+    if line.starts_with("Oops: ") {
+        return Some(Start {
+            ends_with_marker: true,
+            ..s(Kind::Oops, "Oops in {}")
+        });
+    }
+    if let Some(rest) = line.strip_prefix("BUG: KASAN: ") {
+        // BUG: KASAN: slab-use-after-free in func+0x1/0x2
+        let (what, func) = rest.split_once(" in ").unwrap_or((rest, ""));
+        let named_function =
+            frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
+        return Some(Start {
+            named_function,
+            ends_with_marker: true,
+            ..s(Kind::MemorySafety, &format!("KASAN: {what} in {{}}"))
+        });
+    }
+    if let Some(rest) = line.strip_prefix("BUG: KFENCE: ") {
+        let (what, func) = rest.split_once(" in ").unwrap_or((rest, ""));
+        let named_function =
+            frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
+        return Some(Start {
+            named_function,
+            ..s(Kind::MemorySafety, &format!("KFENCE: {what} in {{}}"))
+        });
+    }
+    if let Some(rest) = line.strip_prefix("UBSAN: ") {
+        let (what, at) = rest.split_once(" in ").unwrap_or((rest, ""));
+        return Some(Start {
+            location: location_at(at),
+            ..s(Kind::MemorySafety, &format!("UBSAN: {what} in {{}}"))
+        });
+    }
+    if line.contains("BUG: soft lockup - CPU#") {
+        return Some(s(Kind::Stall, "BUG: soft lockup in {}"));
+    }
+    if line.contains("Watchdog detected hard LOCKUP on cpu") {
+        return Some(s(Kind::Stall, "BUG: hard lockup in {}"));
+    }
+    if line.contains("rcu: INFO: ") && line.contains("detected stall")
+        || line.starts_with("INFO: rcu_") && line.contains("stall")
+    {
+        return Some(s(Kind::Stall, "INFO: rcu detected stall in {}"));
+    }
+    if line.starts_with("INFO: task ") && line.contains(" blocked for more than ") {
+        return Some(s(Kind::Stall, "INFO: task hung in {}"));
+    }
+    if let Some(message) = line.strip_prefix("Kernel panic - not syncing: ") {
+        return Some(Start {
+            ends_with_marker: true,
+            ..s(Kind::Panic, &format!("kernel panic: {}", message.trim()))
+        });
+    }
+    if let Some(rest) = line.strip_prefix("BUG: ") {
+        // Any other BUG: line, e.g. "BUG: Bad page state in process ...".
+        let what = rest
+            .split(" in process")
+            .next()
+            .unwrap_or(rest)
+            .split(':')
+            .next()
+            .unwrap_or(rest);
+        return Some(s(Kind::Bug, &format!("BUG: {} in {{}}", what.trim())));
+    }
+    None
+}
+
+/// The symbol of a call-trace frame such as `? func+0x13/0x96 [mod]`.
+fn frame_symbol(word: &str) -> Option<String> {
+    let word = word.trim();
+    let (name, offset) = word.split_once('+')?;
+    (offset.starts_with("0x") && offset.contains("/0x") && !name.is_empty())
+        .then(|| name.to_string())
+}
+
+/// A frame line of a call trace: `  ? func+0x13/0x96 [irqlock]`, or `RIP: 0010:func+0x1/0x2`.
+fn frame(line: &str) -> Option<(String, bool)> {
+    let trimmed = line.trim_start();
+    if let Some(rest) = trimmed.strip_prefix("RIP: ") {
+        let symbol = rest.split_once(':').map(|(_, s)| s).unwrap_or(rest);
+        return frame_symbol(symbol.split_whitespace().next()?).map(|s| (s, true));
+    }
+    let (reliable, rest) = match trimmed.strip_prefix("? ") {
+        Some(rest) => (false, rest),
+        None => (true, trimmed),
+    };
+    let first = rest.split_whitespace().next()?;
+    let rest_words = rest.split_whitespace().count();
+    // A frame line holds the symbol and, for a module, `[name]`; nothing else.
+    if rest_words > 2 || !line.starts_with(' ') && !line.starts_with('\t') {
+        return None;
+    }
+    frame_symbol(first).map(|s| (s, reliable))
+}
+
+/// Demangles a Rust symbol (v0 `_R...` or legacy `_ZN...`), leaving C symbols as they are, and
+/// writes inherent methods as `crate::Type::method`.
+pub fn demangle(symbol: &str) -> String {
+    let name = match rustc_demangle::try_demangle(symbol) {
+        Ok(d) => format!("{d:#}"),
+        Err(_) => return symbol.to_string(),
+    };
+    // `<irqlock::shared::Shared>::increment` -> `irqlock::shared::Shared::increment`.
+    if let Some(inner) = name.strip_prefix('<') {
+        if let Some(end) = inner.find(">::") {
+            let ty = &inner[..end];
+            if !ty.contains(" as ") && !ty.contains('<') {
+                return format!("{ty}{}", &inner[end + 1..]);
+            }
+        }
+    }
+    name
+}
+
+/// The line with every Rust symbol in it demangled, e.g. in call-trace frames.
+pub fn demangle_line(line: &str) -> String {
+    if !line.contains("_R") && !line.contains("_ZN") {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len());
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let (symbol, rest) = match word.find('+') {
+            Some(at) => word.split_at(at),
+            None => (word, ""),
+        };
+        let (prefix, symbol) = match symbol.find("_R").or_else(|| symbol.find("_ZN")) {
+            Some(at) => symbol.split_at(at),
+            None => (symbol, ""),
+        };
+        out += prefix;
+        out += &demangle(symbol);
+        out += rest;
+    }
+    out
+}
+
+/// Frames that belong to the machinery that detects or reports the bug, or takes the lock,
+/// rather than to the code at fault.
+fn is_machinery(function: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "dump_stack",
+        "show_stack",
+        "__show_trace",
+        "show_trace",
+        "__dump_stack",
+        "print_",
+        "__print_",
+        "printk",
+        "_printk",
+        "vprintk",
+        "__warn",
+        "warn_",
+        "__WARN",
+        "report_bug",
+        "handle_bug",
+        "exc_invalid_op",
+        "asm_exc_",
+        "do_error_trap",
+        "do_trap",
+        "die",
+        "__die",
+        "oops_",
+        "panic",
+        "nmi_",
+        "watchdog",
+        "__might_",
+        "might_",
+        "___might_",
+        "__cant_",
+        "mutex_lock",
+        "__mutex_",
+        "mutex_",
+        "_raw_spin",
+        "__raw_spin",
+        "do_raw_spin",
+        "spin_",
+        "_raw_read",
+        "_raw_write",
+        "rt_mutex",
+        "rwsem",
+        "down_",
+        "__down",
+        "up_",
+        "lock_",
+        "__lock_",
+        "lockdep_",
+        "__lockdep",
+        "validate_chain",
+        "check_",
+        "mark_lock",
+        "mark_usage",
+        "valid_state",
+        "__schedule",
+        "schedule",
+        "preempt_schedule",
+        "__cond_resched",
+        "kasan_",
+        "__kasan",
+        "__asan",
+        "kfence_",
+        "__kfence",
+        "ubsan_",
+        "__ubsan",
+        "check_preemption_disabled",
+        "debug_smp_processor_id",
+        "rcu_",
+        "lockdep_rcu",
+        "trigger_",
+        "arch_trigger",
+        "kernel::sync::",
+        "kernel::print",
+        "kernel::bug",
+        "kernel::panic",
+        "<kernel::sync::",
+        "core::panicking",
+        "rust_begin_unwind",
+        "rust_helper_",
+        "bindings::",
+    ];
+    PREFIXES.iter().any(|p| function.starts_with(p))
+}
+
+/// Splits a log into reports.
+pub fn parse(log: &str) -> Vec<Report> {
+    let lines: Vec<&str> = log.split('\n').map(strip_prefix).collect();
+    let count = if log.ends_with('\n') {
+        lines.len() - 1
+    } else {
+        lines.len()
+    };
+    let mut reports: Vec<Report> = Vec::new();
+    let mut open: Option<(Start, usize)> = None;
+    let mut i = 0;
+    while i < count {
+        let previous = if i > 0 { lines[i - 1] } else { "" };
+        if let Some(found) = start(lines[i], previous) {
+            if let Some((st, first)) = open.take() {
+                reports.push(finish(st, &lines, first, i - 1, false));
+            }
+            // Lockdep's header begins at the row of `=` above the title.
+            let first = if found.kind == Kind::Lockdep && previous.starts_with("====") {
+                i - 1
+            } else {
+                i
+            };
+            open = Some((found, first));
+            i += 1;
+            continue;
+        }
+        if let Some((st, first)) = &open {
+            if let Some(end) = ends_here(st, &lines[*first..=i]) {
+                let last = first + end;
+                let (st, first) = open.take().expect("open");
+                reports.push(finish(st, &lines, first, last, false));
+            }
+        }
+        i += 1;
+    }
+    if let Some((st, first)) = open.take() {
+        reports.push(finish(st, &lines, first, count.saturating_sub(1), true));
+    }
+    reports
+}
+
+/// Whether the report whose lines so far are `lines` ends at its last line; if so, the index
+/// of that line within `lines`.
+fn ends_here(st: &Start, lines: &[&str]) -> Option<usize> {
+    let last = lines.len() - 1;
+    let line = lines[last].trim();
+    let marker = line.starts_with("---[ end ");
+    if st.ends_with_marker || lines.iter().any(|l| l.starts_with("Oops:")) {
+        return marker.then_some(last);
+    }
+    if marker {
+        return Some(last);
+    }
+    // Without a marker the report ends with its (last) call trace: lockdep prints its
+    // backtrace last, after the "stack backtrace:" line.
+    let seen_trace = lines.iter().any(|l| l.trim() == "Call Trace:");
+    let final_trace =
+        st.kind != Kind::Lockdep || lines.iter().any(|l| l.starts_with("stack backtrace:"));
+    (seen_trace && final_trace && line == "</TASK>").then_some(last)
+}
+
+fn finish(st: Start, lines: &[&str], first: usize, last: usize, truncated: bool) -> Report {
+    let body = &lines[first..=last];
+    let guilty_function = st.named_function.clone().or_else(|| guilty(body));
+    let function = guilty_function
+        .clone()
+        .unwrap_or_else(|| "unknown".to_string());
+    let title = if st.title.contains("{}") {
+        st.title.replace("{}", &function)
+    } else {
+        st.title.clone()
+    };
+    let location = st.location.clone().or_else(|| {
+        body.iter()
+            .find_map(|l| after(l, " at ").and_then(location_at))
+    });
+    Report {
+        title,
+        kind: st.kind,
+        guilty_function,
+        location,
+        first_line: first + 1,
+        last_line: last + 1,
+        truncated,
+        lines: body.iter().map(|l| l.to_string()).collect(),
+    }
+}
+
+/// The first frame of the report's last call trace outside the machinery; reliable frames
+/// first, then `?` frames when there are no reliable ones.
+fn guilty(body: &[&str]) -> Option<String> {
+    let trace_start = body.iter().rposition(|l| l.trim() == "Call Trace:");
+    let rip = body
+        .iter()
+        .find_map(|l| frame(l).filter(|_| l.trim_start().starts_with("RIP: ")));
+    let frames: Vec<(String, bool)> = match trace_start {
+        Some(at) => body[at + 1..].iter().filter_map(|l| frame(l)).collect(),
+        None => Vec::new(),
+    };
+    let pick = |reliable_only: bool| {
+        rip.iter()
+            .chain(frames.iter())
+            .filter(|(_, reliable)| *reliable || !reliable_only)
+            .map(|(symbol, _)| demangle(symbol))
+            .find(|f| !is_machinery(f))
+    };
+    pick(true).or_else(|| pick(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_timestamps_and_caller_ids() {
+        assert_eq!(strip_prefix("[    2.778658] BUG: x"), "BUG: x");
+        assert_eq!(strip_prefix("[    3.544154][    C0] BUG: x"), "BUG: x");
+        assert_eq!(strip_prefix("[   12.000001][  T123] hello"), "hello");
+        assert_eq!(
+            strip_prefix("[ BUG: Invalid wait context ]"),
+            "[ BUG: Invalid wait context ]"
+        );
+        assert_eq!(strip_prefix("plain"), "plain");
+    }
+
+    #[test]
+    fn demangles_rust_v0_symbols() {
+        assert_eq!(
+            demangle("_RNvMNtCs4asRcsLwItn_7irqlock6sharedNtB2_6Shared9increment"),
+            "irqlock::shared::Shared::increment"
+        );
+        assert_eq!(demangle("__mutex_lock"), "__mutex_lock");
+    }
+
+    #[test]
+    fn demangles_whole_lines() {
+        assert_eq!(
+            demangle_line(
+                " ? _RNvMNtCs4asRcsLwItn_7irqlock6sharedNtB2_6Shared9increment+0x13/0x96 [irqlock]"
+            ),
+            " ? irqlock::shared::Shared::increment+0x13/0x96 [irqlock]"
+        );
+        assert_eq!(
+            demangle_line("at: _RNvXs_INVALID+0x1/0x2"),
+            "at: _RNvXs_INVALID+0x1/0x2"
+        );
+        assert_eq!(demangle_line("plain text"), "plain text");
+    }
+
+    #[test]
+    fn reads_frames() {
+        assert_eq!(
+            frame("  ? __mutex_lock+0x64/0x4fa"),
+            Some(("__mutex_lock".into(), false))
+        );
+        assert_eq!(
+            frame(" hrtimer_interrupt+0x8b/0xf5"),
+            Some(("hrtimer_interrupt".into(), true))
+        );
+        assert_eq!(frame(" f+0x13/0x96 [irqlock]"), Some(("f".into(), true)));
+        assert_eq!(frame("RIP: 0010:f+0x1/0x2"), Some(("f".into(), true)));
+        assert_eq!(frame("irqlock: counter=1+0x2/0x3 more words"), None);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        for _ in 0..300 {
+            let len = (seed % 512) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b"[] 0123456789.:+/xCTBUG=-<>?\n \tWARNING: CPU at Call Trace:</TASK>"
+                        [(seed % 64) as usize]
+                })
+                .collect();
+            parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}
