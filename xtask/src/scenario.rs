@@ -169,21 +169,26 @@ pub struct Markers {
 }
 
 pub fn markers(log: &str) -> Markers {
+    // The console is shared: a kernel message may follow a marker on the same line, without
+    // a newline between them, so only the leading digits of a value count.
+    let number = |text: &str| -> Option<u64> {
+        let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse().ok()
+    };
     let mut found = Markers::default();
     for line in log.lines() {
-        let line = triage::strip_prefix(line);
-        let Some(rest) = line.strip_prefix(MARKER) else {
+        let Some(at) = line.find(MARKER) else {
             continue;
         };
-        let rest = rest.trim();
-        if rest == "end" {
+        let rest = line[at + MARKER.len()..].trim_start();
+        if rest.starts_with("end") {
             found.ended = true;
         } else if let Some(mask) = rest.strip_prefix("tainted=") {
-            found.tainted = mask.trim().parse().ok();
+            found.tainted = number(mask);
         } else if let Some(step) = rest.strip_prefix("step ") {
             if let Some((n, status)) = step.split_once(": exit=") {
-                if let (Ok(n), Ok(status)) = (n.parse(), status.trim().parse()) {
-                    found.exits.push((n, status));
+                if let (Ok(n), Some(status)) = (n.parse(), number(status)) {
+                    found.exits.push((n, status as i32));
                 }
             }
         }
@@ -224,7 +229,7 @@ pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
         // A panic is seen as a report, so "panic" needs the VM to end early by itself.
         Outcome::Panic => seen_outcome == Outcome::Panic,
         Outcome::Hang => seen_outcome == Outcome::Hang,
-        Outcome::Clean | Outcome::Reports => marks.ended,
+        Outcome::Clean | Outcome::Reports => marks.ended && end != End::TimedOut,
     };
     if !outcome_ok {
         let what = match seen_outcome {
@@ -393,7 +398,10 @@ mod tests {
 
     #[test]
     fn reads_markers() {
-        let m = markers("[ 1.0] irqlock-harness: step 1: exit=0\nirqlock-harness: step 2: exit=1\nirqlock-harness: tainted=4096\nirqlock-harness: end\n");
+        let m = markers(
+            "[ 1.0] irqlock-harness: step 1: exit=0[    2.19] irqlock: done\nirqlock-harness: step 2: exit=1\n\
+             irqlock-harness: tainted=4096\nirqlock-harness: end\n",
+        );
         assert_eq!(
             m,
             Markers {
@@ -402,5 +410,64 @@ mod tests {
                 ended: true
             }
         );
+    }
+}
+
+/// The scenarios and the console logs captured from real boots of them.
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+    use crate::setup::project_dir;
+
+    fn fixture(name: &str) -> String {
+        let path = project_dir()
+            .join("tests/fixtures")
+            .join(format!("{name}.log"));
+        String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned()
+    }
+
+    fn scenarios() -> Vec<Scenario> {
+        load_all(&project_dir().join("tests/scenarios")).unwrap()
+    }
+
+    #[test]
+    fn each_scenario_passes_on_its_own_boot() {
+        for scenario in scenarios() {
+            let log = fixture(&scenario.name);
+            let verdict = judge(&scenario, &log, End::Exited(Some(0)));
+            assert!(
+                verdict.passed(),
+                "{}: {:?}",
+                scenario.name,
+                verdict.failures
+            );
+        }
+    }
+
+    #[test]
+    fn each_scenario_fails_on_another_scenarios_boot() {
+        let all = scenarios();
+        for scenario in &all {
+            for other in all.iter().filter(|o| o.name != scenario.name) {
+                let verdict = judge(scenario, &fixture(&other.name), End::Exited(Some(0)));
+                assert!(
+                    !verdict.passed(),
+                    "{} passed on the boot of {}",
+                    scenario.name,
+                    other.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_hang_is_never_a_pass() {
+        for scenario in scenarios()
+            .iter()
+            .filter(|s| s.expect.outcome != Outcome::Hang)
+        {
+            let verdict = judge(scenario, &fixture(&scenario.name), End::TimedOut);
+            assert!(!verdict.passed(), "{}", scenario.name);
+        }
     }
 }

@@ -561,11 +561,17 @@ fn finish(st: Start, lines: &[&str], first: usize, last: usize, truncated: bool)
 /// first, then `?` frames when there are no reliable ones.
 fn guilty(body: &[&str]) -> Option<String> {
     let trace_start = body.iter().rposition(|l| l.trim() == "Call Trace:");
-    let rip = body
-        .iter()
-        .find_map(|l| frame(l).filter(|_| l.trim_start().starts_with("RIP: ")));
+    // A RIP before the call trace is where the CPU faulted (Oops, WARNING); one inside it is
+    // the interrupted context's, below the <IRQ> frames, and says nothing of the fault.
+    let before_trace = &body[..trace_start.unwrap_or(body.len())];
+    let is_rip = |l: &&&str| l.trim_start().starts_with("RIP: ");
+    let rip = before_trace.iter().filter(is_rip).find_map(|l| frame(l));
     let frames: Vec<(String, bool)> = match trace_start {
-        Some(at) => body[at + 1..].iter().filter_map(|l| frame(l)).collect(),
+        Some(at) => body[at + 1..]
+            .iter()
+            .filter(|l| !is_rip(l))
+            .filter_map(|l| frame(l))
+            .collect(),
         None => Vec::new(),
     };
     let pick = |reliable_only: bool| {
@@ -649,5 +655,66 @@ mod tests {
                 .collect();
             parse(&String::from_utf8_lossy(&bytes));
         }
+    }
+}
+
+/// Console logs captured from real boots of the scenarios.
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+    use crate::setup::project_dir;
+
+    fn parse_fixture(name: &str) -> Vec<Report> {
+        let path = project_dir()
+            .join("tests/fixtures")
+            .join(format!("{name}.log"));
+        parse(&String::from_utf8_lossy(&std::fs::read(path).unwrap()))
+    }
+
+    #[test]
+    fn mutex_in_hardirq() {
+        let reports = parse_fixture("mutex");
+        assert_eq!(reports.len(), 2, "{reports:#?}");
+        let (sleep, lockdep) = (&reports[0], &reports[1]);
+        assert_eq!(
+            sleep.title,
+            "BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"
+        );
+        assert_eq!(sleep.kind, Kind::AtomicSleep);
+        assert_eq!(
+            sleep.location.as_deref(),
+            Some("kernel/locking/mutex.c:623")
+        );
+        assert!(sleep.lines[0].starts_with("BUG: sleeping function called"));
+        assert_eq!(sleep.lines.last().unwrap().trim(), "</TASK>");
+        assert!(!sleep.truncated);
+        assert_eq!(
+            lockdep.title,
+            "WARNING: locking bug in irqlock::shared::Shared::increment"
+        );
+        assert_eq!(lockdep.kind, Kind::Lockdep);
+        assert!(lockdep.lines[0].starts_with("====="));
+        assert_eq!(lockdep.lines[1], "[ BUG: Invalid wait context ]");
+        assert!(lockdep.first_line > sleep.last_line);
+    }
+
+    #[test]
+    fn clean_boots_have_no_reports() {
+        for name in ["spinlock_irqsave", "bad_parameter", "unload_while_firing"] {
+            assert_eq!(parse_fixture(name), [], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_log_cut_mid_report_is_truncated_not_dropped() {
+        let path = project_dir().join("tests/fixtures/mutex.log");
+        let log = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+        let cut = &log[..log.find("hrtimer_interrupt+").unwrap()];
+        let reports = parse(cut);
+        assert_eq!(reports.len(), 1);
+        assert!(reports[0].truncated);
+        assert!(reports[0]
+            .title
+            .ends_with("in irqlock::shared::Shared::increment"));
     }
 }
