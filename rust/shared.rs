@@ -1,25 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The state shared by the interrupt handler and process context, and the locks that guard it.
+//! The state shared by the interrupt path and process context, and the locks that guard it.
 
-use crate::LockMode;
+use crate::config::LockMode;
 use kernel::{
     prelude::*,
     sync::{
         new_mutex,
+        new_spinlock,
         new_spinlock_irq,
         Mutex,
+        SpinLock,
         SpinLockIrq, //
     },
 };
 
-/// A counter that both the interrupt handler and process context increment.
+/// A counter that both the interrupt path and process context increment.
 ///
-/// Each lock mode guards its own copy, so the mode alone decides which lock is taken.
+/// Each lock guards its own copy, so the lock mode alone decides which lock is taken.
 #[pin_data]
 pub(crate) struct Shared {
     #[pin]
     spinlock_irqsave: SpinLockIrq<u64>,
+    #[pin]
+    spinlock: SpinLock<u64>,
     #[pin]
     mutex: Mutex<u64>,
 }
@@ -28,30 +32,48 @@ impl Shared {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             spinlock_irqsave <- new_spinlock_irq!(0, "irqlock_spinlock_irqsave"),
+            spinlock <- new_spinlock!(0, "irqlock_spinlock"),
             mutex <- new_mutex!(0, "irqlock_mutex"),
         })
     }
 
-    /// Adds one to the counter under the lock that `mode` names.
+    /// Adds one to the counter under the lock that `lock` names, from any context.
     ///
-    /// The handler and process context call this alike: the correct path and the bug differ
-    /// only in the lock they take.
-    pub(crate) fn increment(&self, mode: LockMode) {
-        match mode {
-            // Correct: `spin_lock_irqsave()`. A spinlock never sleeps, and interrupts stay off
-            // on this CPU while it is held, so the handler cannot interrupt its own lock holder.
+    /// The interrupt path and process context call this alike: the correct way and each
+    /// mistake differ only in the lock they take. Returns `false` when a trylock failed and
+    /// the update was lost.
+    pub(crate) fn increment(&self, lock: LockMode) -> bool {
+        match lock {
+            // Correct: a spinlock never sleeps, and interrupts stay off on this CPU while it is
+            // held, so the handler cannot interrupt its own lock holder.
             LockMode::SpinlockIrqsave => *self.spinlock_irqsave.lock() += 1,
-            // The bug in an interrupt handler: `mutex_lock()` may sleep, and its might_sleep()
-            // check reports "BUG: sleeping function called from invalid context".
-            LockMode::Mutex => *self.mutex.lock() += 1,
+            // Wrong: process context holds it with interrupts on, so the handler can interrupt
+            // the holder on the same CPU and spin forever; lockdep sees the two usages.
+            LockMode::Spinlock => *self.spinlock.lock() += 1,
+            // Wrong in an interrupt handler: `mutex_lock()` may sleep.
+            LockMode::Mutex | LockMode::MutexContended => *self.mutex.lock() += 1,
+            // Silent, and still wrong: a mutex is owned by a task, and an interrupt is none.
+            LockMode::MutexTrylock => match self.mutex.try_lock() {
+                Some(mut counter) => *counter += 1,
+                None => return false,
+            },
+        }
+        true
+    }
+
+    /// Reads the counter under the lock that `lock` names (process context).
+    pub(crate) fn value(&self, lock: LockMode) -> u64 {
+        match lock {
+            LockMode::SpinlockIrqsave => *self.spinlock_irqsave.lock(),
+            LockMode::Spinlock => *self.spinlock.lock(),
+            LockMode::Mutex | LockMode::MutexContended | LockMode::MutexTrylock => {
+                *self.mutex.lock()
+            }
         }
     }
 
-    /// Reads the counter under the lock that `mode` names.
-    pub(crate) fn value(&self, mode: LockMode) -> u64 {
-        match mode {
-            LockMode::SpinlockIrqsave => *self.spinlock_irqsave.lock(),
-            LockMode::Mutex => *self.mutex.lock(),
-        }
+    /// The mutex, for process context to hold while an interrupt arrives.
+    pub(crate) fn mutex(&self) -> &Mutex<u64> {
+        &self.mutex
     }
 }

@@ -1,25 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The interrupt source: a high-resolution timer whose callback runs in hard-IRQ context.
+//! Interrupt source `hrtimer`: a high-resolution timer whose callback runs in hard-IRQ context.
 //!
-//! The timer uses the default (not `HARD`) mode. On a kernel without PREEMPT_RT its callback
-//! still runs from `hrtimer_interrupt()` in hard-IRQ context, while lockdep treats it as
-//! threadable, so a `spinlock_t` is valid there and only the real mistakes are reported.
+//! The timer is pinned to the CPU that starts it, and uses the default (not `HARD`) mode. On a
+//! kernel without PREEMPT_RT its callback still runs from `hrtimer_interrupt()` in hard-IRQ
+//! context, while lockdep treats it as threadable, so a `spinlock_t` is valid there and only
+//! the real mistakes are reported.
 
-use crate::{
-    context::Context,
-    shared::Shared,
-    LockMode, //
-};
+use crate::lesson::Lesson;
 use kernel::{
     impl_has_hr_timer,
     prelude::*,
     sync::{
-        atomic::{
-            ordering,
-            Atomic, //
-        },
-        completion::Completion,
         Arc,
         ArcBorrow, //
     },
@@ -29,54 +21,37 @@ use kernel::{
             HrTimerCallback,
             HrTimerCallbackContext,
             HrTimerRestart,
-            RelativeMode, //
+            RelativePinnedMode, //
         },
         Delta,
         Monotonic, //
     },
 };
 
-/// A periodic timer that takes the shared lock on every expiry.
+/// A periodic timer that hands every expiry to the [`Lesson`].
 #[pin_data]
 pub(crate) struct Ticker {
     #[pin]
     timer: HrTimer<Self>,
-    #[pin]
-    done: Completion,
-    handled: Atomic<u32>,
-    shared: Arc<Shared>,
-    mode: LockMode,
-    /// Interrupts to take before stopping; 0 runs until the timer is cancelled.
-    count: u32,
+    lesson: Arc<Lesson>,
     period: Delta,
 }
 
 impl Ticker {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        mode: LockMode,
-        count: u32,
-        period: Delta,
-    ) -> impl PinInit<Self> {
-        pin_init!(Self {
-            timer <- HrTimer::new(),
-            done <- Completion::new(),
-            handled: Atomic::new(0),
-            shared,
-            mode,
-            count,
-            period,
-        })
+    pub(crate) fn new(lesson: Arc<Lesson>) -> Result<Arc<Self>> {
+        let period = Delta::from_micros(i64::from(lesson.config.period_us));
+        Arc::pin_init(
+            pin_init!(Self {
+                timer <- HrTimer::new(),
+                lesson,
+                period,
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    /// Interrupts handled so far.
-    pub(crate) fn handled(&self) -> u32 {
-        self.handled.load(ordering::Acquire)
-    }
-
-    /// Sleeps until the handler has taken `count` interrupts.
-    pub(crate) fn wait_done(&self) {
-        self.done.wait_for_completion();
+    pub(crate) fn period(&self) -> Delta {
+        self.period
     }
 }
 
@@ -84,15 +59,7 @@ impl HrTimerCallback for Ticker {
     type Pointer<'a> = Arc<Self>;
 
     fn run(this: ArcBorrow<'_, Self>, mut ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
-        if this.handled() == 0 {
-            pr_info!("handler: {}\n", Context::current());
-        }
-
-        this.shared.increment(this.mode);
-
-        let handled = this.handled.fetch_add(1, ordering::Release) + 1;
-        if this.count != 0 && handled >= this.count {
-            this.done.complete_all();
+        if !Lesson::hard_irq(this.lesson.as_arc_borrow()) {
             return HrTimerRestart::NoRestart;
         }
         ctx.forward_now(this.period);
@@ -102,6 +69,6 @@ impl HrTimerCallback for Ticker {
 
 impl_has_hr_timer! {
     impl HasHrTimer<Self> for Ticker {
-        mode: RelativeMode<Monotonic>, field: self.timer
+        mode: RelativePinnedMode<Monotonic>, field: self.timer
     }
 }

@@ -222,6 +222,7 @@ pub struct RunOptions {
     pub rmmod: bool,
     pub timeout: Duration,
     pub devices: Vec<String>,
+    pub cmdline: Vec<String>,
 }
 
 /// Boots once with the given module parameters, shows the console as it comes, and ends with
@@ -235,6 +236,7 @@ pub fn run(options: &RunOptions) -> Result<i32> {
     let dir = project_dir().join("target/irqlock-run");
     let mut vm = prepared.vm(&dir, &steps, Finish::PowerOff, options.timeout)?;
     vm.devices = options.devices.clone();
+    vm.cmdline = options.cmdline.clone();
     let run = vm.boot(&dir.join("console.log"), true)?;
     let log = String::from_utf8_lossy(
         &std::fs::read(&run.console).context(|| "could not read the console".into())?,

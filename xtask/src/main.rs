@@ -64,9 +64,25 @@ enum Commands {
     Module(KernelArgs),
     /// Boot once, load the module with these parameters, show the console and a verdict.
     Run {
-        /// How the handler takes the lock: spinlock_irqsave or mutex.
+        /// How the handler takes the lock: spinlock_irqsave, mutex, spinlock,
+        /// mutex_contended, mutex_trylock.
         #[arg(long, value_name = "NAME", default_value = "mutex")]
         lock: String,
+        /// Interrupt source: hrtimer, or edu (adds QEMU's `-device edu`).
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+        /// Where the lock is taken: hard, threaded (edu), workqueue.
+        #[arg(long, value_name = "NAME")]
+        handler: Option<String>,
+        /// The edu device's interrupt kind: intx or msi.
+        #[arg(long, value_name = "NAME")]
+        irq: Option<String>,
+        /// An extra QEMU device, such as edu (repeatable).
+        #[arg(long = "device", value_name = "DEVICE")]
+        devices: Vec<String>,
+        /// Extra kernel command-line options (repeatable).
+        #[arg(long = "cmdline", value_name = "OPTION")]
+        cmdline: Vec<String>,
         /// Another module parameter, such as count=16 (repeatable).
         #[arg(long = "param", value_name = "KEY=VALUE")]
         params: Vec<String>,
@@ -116,19 +132,33 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Commands::Run {
             lock,
+            source,
+            handler,
+            irq,
+            mut devices,
+            cmdline,
             params,
             no_rmmod,
             timeout,
             kernel,
         } => {
             let mut all = vec![format!("lock={lock}")];
+            for (key, value) in [("source", &source), ("handler", &handler), ("irq", &irq)] {
+                if let Some(value) = value {
+                    all.push(format!("{key}={value}"));
+                }
+            }
             all.extend(params);
+            if source.as_deref() == Some("edu") && !devices.iter().any(|d| d == "edu") {
+                devices.push("edu".to_string());
+            }
             return harness::run(&harness::RunOptions {
                 source: kernel.choice(),
                 params: all,
                 rmmod: !no_rmmod,
                 timeout: Duration::from_secs(timeout),
-                devices: Vec::new(),
+                devices,
+                cmdline,
             });
         }
         Commands::Test {

@@ -61,7 +61,13 @@ pub struct Scenario {
     #[serde(skip)]
     pub name: String,
     pub description: String,
-    /// Module parameters for insmod, e.g. `["lock=mutex"]`.
+    /// The module's `source=`, `lock=`, `handler=`, `irq=` and `count=`, when given.
+    pub source: Option<String>,
+    pub lock: Option<String>,
+    pub handler: Option<String>,
+    pub irq: Option<String>,
+    pub count: Option<u32>,
+    /// Other module parameters, e.g. `["period_us=200"]`.
     #[serde(default)]
     pub params: Vec<String>,
     /// Seconds to wait between insmod and rmmod.
@@ -106,9 +112,26 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// The insmod parameters, the named ones first.
+    pub fn insmod_params(&self) -> Vec<String> {
+        let named = [
+            ("source", self.source.clone()),
+            ("lock", self.lock.clone()),
+            ("handler", self.handler.clone()),
+            ("irq", self.irq.clone()),
+            ("count", self.count.map(|c| c.to_string())),
+        ];
+        let mut params: Vec<String> = named
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|v| format!("{key}={v}")))
+            .collect();
+        params.extend(self.params.iter().cloned());
+        params
+    }
+
     /// What the init script runs.
     pub fn steps(&self) -> Vec<Step> {
-        let mut steps = vec![Step::Insmod(self.params.clone())];
+        let mut steps = vec![Step::Insmod(self.insmod_params())];
         if self.sleep_before_rmmod > 0.0 {
             steps.push(Step::Sleep(self.sleep_before_rmmod));
         }
@@ -394,6 +417,16 @@ mod tests {
         let other = failed.replace("Invalid argument", "No such device");
         assert!(!judge(&s, &other, End::Exited(Some(0))).passed());
         assert!(!judge(&s, END, End::Exited(Some(0))).passed());
+    }
+
+    #[test]
+    fn named_parameters_come_first() {
+        let s = scenario("description='x'\nlock='mutex'\nsource='edu'\ncount=3\nparams=['period_us=50']\n[expect]\noutcome='clean'\n");
+        assert_eq!(
+            s.insmod_params(),
+            ["source=edu", "lock=mutex", "count=3", "period_us=50"]
+        );
+        assert_eq!(s.steps(), [Step::Insmod(s.insmod_params()), Step::Rmmod]);
     }
 
     #[test]

@@ -883,7 +883,10 @@ mod synthetic {
             Some("drivers/misc/lab.c:42")
         );
         assert_eq!(location("kernel-bug").as_deref(), Some("mm/slub.c:4567"));
-        assert_eq!(location("ubsan").as_deref(), Some("drivers/misc/lab.c:77:12"));
+        assert_eq!(
+            location("ubsan").as_deref(),
+            Some("drivers/misc/lab.c:77:12")
+        );
     }
 
     #[test]

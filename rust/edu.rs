@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Interrupt source `edu`: QEMU's educational PCI device (`-device edu`, 1234:11e8).
+//!
+//! Writing to the device's raise register makes it assert its interrupt, INTx or MSI; the
+//! handler reads the status register and acknowledges it, or the line stays raised. See
+//! QEMU's `docs/specs/edu.rst`.
+
+use crate::{
+    config::{
+        HandlerMode,
+        IrqKind, //
+    },
+    lesson::Lesson,
+    param::Choice,
+};
+use kernel::{
+    device::Core,
+    io::Io,
+    irq::{
+        self,
+        Flags,
+        IrqRequest,
+        IrqReturn,
+        ThreadedIrqReturn, //
+    },
+    pci,
+    prelude::*,
+    sync::{
+        atomic::{
+            ordering,
+            Atomic, //
+        },
+        Arc, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
+};
+
+const EDU_VENDOR: u16 = 0x1234;
+const EDU_DEVICE: u16 = 0x11e8;
+
+/// The registers used here; all accesses are 4 bytes wide, below 0x80.
+const REG_IDENT: usize = 0x00;
+const REG_IRQ_STATUS: usize = 0x24;
+const REG_IRQ_RAISE: usize = 0x60;
+const REG_IRQ_ACK: usize = 0x64;
+const BAR_SIZE: usize = 0x80;
+/// The status bit the raise register sets.
+const IRQ_BIT: u32 = 1;
+
+/// Whether a device was probed during this load, for init to report ENODEV otherwise.
+pub(crate) static PROBED: Atomic<bool> = Atomic::new(false);
+
+/// The handler: acknowledges the device, then hands the interrupt to the [`Lesson`].
+struct EduIrq<'bound> {
+    bar: pci::Bar<'bound, BAR_SIZE>,
+    lesson: Arc<Lesson>,
+}
+
+impl EduIrq<'_> {
+    /// Reads and acknowledges the device's interrupt status; false if it was not ours (INTx
+    /// lines are shared).
+    fn acknowledge(&self) -> bool {
+        let status = self.bar.read32(REG_IRQ_STATUS);
+        if status == 0 {
+            return false;
+        }
+        self.bar.write32(status, REG_IRQ_ACK);
+        true
+    }
+}
+
+impl irq::Handler for EduIrq<'_> {
+    fn handle(&self) -> IrqReturn {
+        if !self.acknowledge() {
+            return IrqReturn::None;
+        }
+        Lesson::hard_irq(self.lesson.as_arc_borrow());
+        IrqReturn::Handled
+    }
+}
+
+impl irq::ThreadedHandler for EduIrq<'_> {
+    fn handle(&self) -> ThreadedIrqReturn {
+        if !self.acknowledge() {
+            return ThreadedIrqReturn::None;
+        }
+        Lesson::hard_irq(self.lesson.as_arc_borrow());
+        ThreadedIrqReturn::WakeThread
+    }
+
+    fn handle_threaded(&self) -> IrqReturn {
+        self.lesson.deferred("thread");
+        IrqReturn::Handled
+    }
+}
+
+/// The registered handler, in the kind `handler=` asks for.
+enum Registration<'bound> {
+    Hard(Pin<KBox<irq::Registration<'bound, EduIrq<'bound>>>>),
+    Threaded(Pin<KBox<irq::ThreadedRegistration<'bound, EduIrq<'bound>>>>),
+}
+
+impl Registration<'_> {
+    fn bar(&self) -> &pci::Bar<'_, BAR_SIZE> {
+        match self {
+            Self::Hard(r) => &r.handler().bar,
+            Self::Threaded(r) => &r.handler().bar,
+        }
+    }
+}
+
+/// A bound device. Fields drop in order: the handler first, then the vectors it uses.
+pub(crate) struct EduData<'bound> {
+    _irq: Registration<'bound>,
+    _vectors: Pin<KBox<pci::IrqVectorRegistration<'bound>>>,
+    lesson: Arc<Lesson>,
+}
+
+impl Drop for EduData<'_> {
+    fn drop(&mut self) {
+        // Dropping `irq` (next) frees the IRQ after waiting for a running handler.
+        self.lesson.report("unloaded: irq freed, ");
+    }
+}
+
+pub(crate) struct EduDriver;
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <EduDriver as pci::Driver>::IdInfo,
+    // The 7.3 crate names no constant for QEMU's vendor 0x1234, and builds IDs only from
+    // named vendors, so match the device's class (0x00ff00, "unclassified, other") and check
+    // the IDs in probe.
+    [(pci::DeviceId::from_class(0x00_ff00, 0xff_ff00), ())]
+);
+
+impl EduDriver {
+    fn register<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        request: IrqRequest<'bound>,
+        lesson: &Arc<Lesson>,
+    ) -> Result<Registration<'bound>> {
+        let bar = pdev.iomap_region_sized::<BAR_SIZE>(0, c"irqlock")?;
+        let ident = bar.read32(REG_IDENT);
+        if ident & 0xff != 0xed {
+            dev_err!(pdev, "not an edu device: identification {:#x}\n", ident);
+            return Err(ENODEV);
+        }
+        let handler = EduIrq {
+            bar,
+            lesson: lesson.clone(),
+        };
+        let flags = match lesson.config.irq {
+            IrqKind::Intx => Flags::SHARED,
+            IrqKind::Msi => Flags::TRIGGER_NONE,
+        };
+        Ok(match lesson.config.handler {
+            HandlerMode::Threaded => Registration::Threaded(KBox::pin_init(
+                // SAFETY: The registration is kept in `EduData` until the device is unbound
+                // and dropped then; it is never forgotten.
+                unsafe {
+                    irq::ThreadedRegistration::new(
+                        request,
+                        flags,
+                        c"irqlock",
+                        Ok::<_, Error>(handler),
+                    )
+                },
+                GFP_KERNEL,
+            )?),
+            HandlerMode::Hard | HandlerMode::Workqueue => Registration::Hard(KBox::pin_init(
+                // SAFETY: As above: kept in `EduData` and dropped, never forgotten.
+                unsafe {
+                    irq::Registration::new(request, flags, c"irqlock", Ok::<_, Error>(handler))
+                },
+                GFP_KERNEL,
+            )?),
+        })
+    }
+
+    /// Raises `count` interrupts, one at a time, and waits for the interrupt path.
+    fn raise(pdev: &pci::Device<Core<'_>>, irq: &Registration<'_>, lesson: &Lesson) {
+        let period = Delta::from_micros(i64::from(lesson.config.period_us));
+        for n in 1..=lesson.config.count {
+            irq.bar().write32(IRQ_BIT, REG_IRQ_RAISE);
+            // Wait up to a second for the handler to take it.
+            let mut waited = 0;
+            while lesson.interrupts() < n && waited < 100_000 {
+                fsleep(Delta::from_micros(10));
+                waited += 1;
+            }
+            if lesson.interrupts() < n {
+                dev_err!(pdev, "interrupt {} never reached the handler\n", n);
+                return;
+            }
+            fsleep(period);
+        }
+        lesson.wait_done();
+    }
+}
+
+impl pci::Driver for EduDriver {
+    type IdInfo = ();
+    type Data<'bound> = EduData<'bound>;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        (|| -> Result<EduData<'bound>> {
+            if pdev.vendor_id().as_raw() != EDU_VENDOR || pdev.device_id() != EDU_DEVICE {
+                return Err(ENODEV);
+            }
+            let lesson = Lesson::new(crate::config()?)?;
+            lesson.process_increment();
+            pdev.enable_device_mem()?;
+            pdev.set_master();
+
+            let kind = match lesson.config.irq {
+                IrqKind::Intx => pci::IrqType::Intx,
+                IrqKind::Msi => pci::IrqType::Msi,
+            };
+            let vectors = KBox::pin(
+                pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::default().with(kind))?,
+                GFP_KERNEL,
+            )?;
+            // SAFETY: The vectors live in a heap allocation that `EduData` owns, so this
+            // reference stays valid while the allocation does; `EduData` drops the handler
+            // registration, the only user of the reference, before the vectors.
+            let vectors_ref: &'bound pci::IrqVectorRegistration<'bound> =
+                unsafe { &*core::ptr::from_ref(&*vectors) };
+            let vector = vectors_ref.index(0)?;
+            let number = IrqRequest::from(vector);
+            dev_info!(
+                pdev,
+                "edu: irq={} vector {}\n",
+                lesson.config.irq.name(),
+                number.irq()
+            );
+            let irq = Self::register(pdev, number, &lesson)?;
+            PROBED.store(true, ordering::Release);
+
+            Self::raise(pdev, &irq, &lesson);
+            lesson.report("done: ");
+            Ok(EduData {
+                _irq: irq,
+                _vectors: vectors,
+                lesson,
+            })
+        })()
+    }
+}
