@@ -6,7 +6,8 @@ use crate::kernel::{self, SourceChoice};
 use crate::qemu::{End, Vm};
 use crate::scenario::{self, Scenario};
 use crate::setup::{self, project_dir, Toolchain};
-use crate::{ktap, module, triage};
+use crate::{junit, ktap, module, triage};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -106,6 +107,10 @@ pub struct TestOptions {
     pub source: SourceChoice,
     pub filter: Option<String>,
     pub jobs: usize,
+    /// Also write the results as JSON here.
+    pub json: Option<PathBuf>,
+    /// Also write the results as JUnit XML here.
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs every scenario (one fresh boot each), prints KTAP on stdout, and returns the exit
@@ -161,50 +166,54 @@ pub fn test(options: &TestOptions) -> Result<i32> {
         }
     });
 
-    let results = results.into_inner().expect("not poisoned");
-    let (mut pass, mut fail, mut error) = (0, 0, 0);
-    let mut text = ktap::header(scenarios.len());
-    for (i, (scenario, outcome)) in scenarios.iter().zip(results).enumerate() {
-        let outcome = outcome.expect("every scenario ran");
-        let mut diagnostics = vec![format!(
-            "boot-to-verdict: {:.1}s",
-            outcome.wall.as_secs_f64()
-        )];
-        let (ok, directive) = match (&outcome.error, &outcome.verdict) {
-            (Some(message), _) => {
-                error += 1;
-                diagnostics.push(format!("could not run: {message}"));
-                (false, Some("ERROR could not run".to_string()))
-            }
-            (None, Some(verdict)) if verdict.passed() => {
-                pass += 1;
-                (true, None)
-            }
-            (None, Some(verdict)) => {
-                fail += 1;
-                diagnostics.extend(verdict.failures.iter().cloned());
-                diagnostics.push(format!("console: {}", outcome.console.display()));
-                (false, None)
-            }
-            (None, None) => unreachable!("a scenario has a verdict or an error"),
-        };
-        if let Some(verdict) = &outcome.verdict {
-            for report in &verdict.reports {
-                diagnostics.push(format!("report: {}", report.title));
-            }
+    let results: Vec<ScenarioResult> = scenarios
+        .iter()
+        .zip(results.into_inner().expect("not poisoned"))
+        .map(|(scenario, outcome)| {
+            ScenarioResult::new(scenario, outcome.expect("every scenario ran"))
+        })
+        .collect();
+    let count = |status: Status| results.iter().filter(|r| r.status == status).count();
+    let (pass, fail, error) = (
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::Error),
+    );
+
+    let mut text = ktap::header(results.len());
+    for (i, result) in results.iter().enumerate() {
+        let mut diagnostics = vec![format!("boot-to-verdict: {:.1}s", result.seconds)];
+        diagnostics.extend(result.error.iter().map(|e| format!("could not run: {e}")));
+        diagnostics.extend(result.failures.iter().cloned());
+        if result.status != Status::Pass {
+            diagnostics.push(format!("console: {}", result.console.display()));
         }
-        text += &ktap::line(
-            i + 1,
-            &ktap::Line {
-                name: &scenario.name,
-                ok,
-                diagnostics,
-                directive,
-            },
+        diagnostics.extend(
+            result
+                .reports
+                .iter()
+                .map(|r| format!("report: {}", r.title)),
         );
+        let line = ktap::Line {
+            name: &result.name,
+            ok: result.status == Status::Pass,
+            diagnostics,
+            directive: (result.status == Status::Error).then(|| "ERROR could not run".to_string()),
+        };
+        text += &ktap::line(i + 1, &line);
     }
     text += &ktap::totals(pass, fail, error);
     print!("{text}");
+
+    if let Some(path) = &options.json {
+        let json = serde_json::to_string_pretty(&results).expect("results serialize");
+        std::fs::write(path, json + "\n")
+            .context(|| format!("could not write {}", path.display()))?;
+    }
+    if let Some(path) = &options.junit {
+        std::fs::write(path, junit::render(&results))
+            .context(|| format!("could not write {}", path.display()))?;
+    }
     eprintln!("{pass} passed, {} failed", fail + error);
     Ok(if error > 0 {
         EXIT_UNAVAILABLE
@@ -213,6 +222,50 @@ pub fn test(options: &TestOptions) -> Result<i32> {
     } else {
         EXIT_PASS
     })
+}
+
+/// How a scenario ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// It could not be run at all.
+    Error,
+}
+
+/// One scenario's result, as the KTAP, JSON and JUnit outputs show it.
+#[derive(Debug, Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub description: String,
+    pub status: Status,
+    /// From QEMU's start to the verdict.
+    pub seconds: f64,
+    pub failures: Vec<String>,
+    pub error: Option<String>,
+    pub reports: Vec<triage::Report>,
+    pub console: PathBuf,
+}
+
+impl ScenarioResult {
+    fn new(scenario: &Scenario, outcome: Outcome) -> Self {
+        let (status, failures, reports) = match (&outcome.error, outcome.verdict) {
+            (Some(_), _) | (None, None) => (Status::Error, Vec::new(), Vec::new()),
+            (None, Some(v)) if v.passed() => (Status::Pass, Vec::new(), v.reports),
+            (None, Some(v)) => (Status::Fail, v.failures, v.reports),
+        };
+        Self {
+            name: scenario.name.clone(),
+            description: scenario.description.clone(),
+            status,
+            seconds: outcome.wall.as_secs_f64(),
+            failures,
+            error: outcome.error,
+            reports,
+            console: outcome.console,
+        }
+    }
 }
 
 /// Options of `cargo xtask run`.

@@ -22,6 +22,8 @@ pub enum Step {
     Rmmod,
     /// `sleep SECONDS`
     Sleep(f64),
+    /// A shell command, such as `cat /proc/interrupts`.
+    Shell(String),
 }
 
 impl Step {
@@ -37,6 +39,7 @@ impl Step {
             }
             Step::Rmmod => "rmmod irqlock".to_string(),
             Step::Sleep(seconds) => format!("sleep {seconds}"),
+            Step::Shell(command) => command.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@ mod cmd;
 mod error;
 mod harness;
 mod initramfs;
+mod junit;
 mod kernel;
 mod ktap;
 mod module;
@@ -103,6 +104,12 @@ enum Commands {
         /// VMs to run at once (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Also write the results as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
         #[command(flatten)]
         kernel: KernelArgs,
     },
@@ -164,6 +171,8 @@ fn run(cli: Cli) -> Result<i32> {
         Commands::Test {
             filter,
             jobs,
+            json,
+            junit,
             kernel,
         } => {
             let jobs = jobs.unwrap_or_else(|| {
@@ -175,6 +184,8 @@ fn run(cli: Cli) -> Result<i32> {
                 source: kernel.choice(),
                 filter,
                 jobs,
+                json,
+                junit,
             });
         }
         Commands::Triage { file, json } => return triage_command(&file, json),

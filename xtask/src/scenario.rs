@@ -70,6 +70,9 @@ pub struct Scenario {
     /// Other module parameters, e.g. `["period_us=200"]`.
     #[serde(default)]
     pub params: Vec<String>,
+    /// Shell commands to run after insmod, such as `cat /proc/interrupts`.
+    #[serde(default)]
+    pub commands: Vec<String>,
     /// Seconds to wait between insmod and rmmod.
     #[serde(default)]
     pub sleep_before_rmmod: f64,
@@ -132,6 +135,7 @@ impl Scenario {
     /// What the init script runs.
     pub fn steps(&self) -> Vec<Step> {
         let mut steps = vec![Step::Insmod(self.insmod_params())];
+        steps.extend(self.commands.iter().map(|c| Step::Shell(c.clone())));
         if self.sleep_before_rmmod > 0.0 {
             steps.push(Step::Sleep(self.sleep_before_rmmod));
         }
@@ -340,15 +344,18 @@ pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
         }
     }
 
+    // Runs of white space count as one, so that columns (/proc/interrupts) do not matter.
+    let squeeze = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     let lines: Vec<String> = log
         .lines()
-        .map(|l| triage::demangle_line(triage::strip_prefix(l)))
+        .map(|l| squeeze(&triage::demangle_line(triage::strip_prefix(l))))
         .collect();
     let mut from = 0;
     for wanted in &expect.log {
+        let squeezed = squeeze(wanted);
         match lines[from..]
             .iter()
-            .position(|l| l.contains(wanted.as_str()))
+            .position(|l| l.contains(squeezed.as_str()))
         {
             Some(at) => from += at + 1,
             None => failures.push(format!("the console lacks {wanted:?} (after line {from})")),
