@@ -12,11 +12,7 @@ pub fn display(cmd: &Command) -> String {
     let mut line = String::new();
     for (key, value) in cmd.get_envs() {
         if let Some(value) = value {
-            line += &format!(
-                "{}={} ",
-                key.to_string_lossy(),
-                quote(&value.to_string_lossy())
-            );
+            line += &format!("{}={} ", key.to_string_lossy(), quote(&value.to_string_lossy()));
         }
     }
     if let Some(dir) = cmd.get_current_dir() {
@@ -45,14 +41,9 @@ fn quote(word: &str) -> String {
 /// Prints the command, runs it with inherited stdio, and fails unless it succeeds.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {}", display(cmd));
-    let status = cmd
-        .status()
-        .context(|| format!("could not start `{}`", display(cmd)))?;
+    let status = cmd.status().context(|| format!("could not start `{}`", display(cmd)))?;
     if !status.success() {
-        return Err(Error::unavailable(format!(
-            "`{}` failed ({status})",
-            display(cmd)
-        )));
+        return Err(Error::unavailable(format!("`{}` failed ({status})", display(cmd))));
     }
     Ok(())
 }
@@ -60,9 +51,7 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// Runs the command quietly and returns its stdout, or `None` if it could not run or failed.
 pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.stderr(Stdio::null()).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Prints the command, runs it with its output going to `log`, and prints a progress line
@@ -70,9 +59,7 @@ pub fn output(cmd: &mut Command) -> Option<String> {
 pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -> Result<()> {
     eprintln!("$ {} > {}", display(cmd), log.display());
     let file = File::create(log).context(|| format!("could not create {}", log.display()))?;
-    let err = file
-        .try_clone()
-        .context(|| format!("could not open {}", log.display()))?;
+    let err = file.try_clone().context(|| format!("could not open {}", log.display()))?;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(file)
@@ -82,20 +69,14 @@ pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -
     let start = Instant::now();
     let mut last = Instant::now();
     let status = loop {
-        if let Some(status) = child
-            .try_wait()
-            .context(|| format!("waiting for {label}"))?
-        {
+        if let Some(status) = child.try_wait().context(|| format!("waiting for {label}"))? {
             break status;
         }
         std::thread::sleep(Duration::from_millis(200));
         if last.elapsed() >= every {
             last = Instant::now();
             let lines = count_lines(log);
-            eprintln!(
-                "  {label}: {}s, {lines} log lines",
-                start.elapsed().as_secs()
-            );
+            eprintln!("  {label}: {}s, {lines} log lines", start.elapsed().as_secs());
         }
     };
     if !status.success() {
@@ -110,9 +91,7 @@ pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -
 }
 
 fn count_lines(path: &Path) -> usize {
-    File::open(path)
-        .map(|f| BufReader::new(f).lines().count())
-        .unwrap_or(0)
+    File::open(path).map(|f| BufReader::new(f).lines().count()).unwrap_or(0)
 }
 
 /// The last `n` lines of a file, for error messages.
@@ -136,11 +115,7 @@ mod tests {
     #[test]
     fn display_quotes_only_what_needs_it() {
         let mut cmd = Command::new("make");
-        cmd.args(["-C", "/tmp/a b", "M=/x", "it's"])
-            .env("LIBCLANG_PATH", "/usr/lib");
-        assert_eq!(
-            display(&cmd),
-            "LIBCLANG_PATH=/usr/lib make -C '/tmp/a b' M=/x 'it'\\''s'"
-        );
+        cmd.args(["-C", "/tmp/a b", "M=/x", "it's"]).env("LIBCLANG_PATH", "/usr/lib");
+        assert_eq!(display(&cmd), "LIBCLANG_PATH=/usr/lib make -C '/tmp/a b' M=/x 'it'\\''s'");
     }
 }

@@ -22,10 +22,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Something the harness needs could not be had or made.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            exit_code: EXIT_UNAVAILABLE,
-        }
+        Self { message: message.into(), exit_code: EXIT_UNAVAILABLE }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::kernel::{self, SourceChoice};
 use crate::qemu::{End, Vm};
 use crate::scenario::{self, Scenario};
 use crate::setup::{self, project_dir, Toolchain};
-use crate::{junit, ktap, module, triage};
+use crate::{junit, ktap, labs, module, triage};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -25,11 +25,7 @@ pub fn prepare(source: &SourceChoice) -> Result<Prepared> {
     let tools = setup::setup(false)?;
     let kernel = kernel::build(&tools, source)?;
     let module = module::build(&tools, &kernel)?;
-    Ok(Prepared {
-        tools,
-        kernel,
-        module,
-    })
+    Ok(Prepared { tools, kernel, module })
 }
 
 /// vCPUs per guest: two, so that one CPU's lockup detector can watch the other.
@@ -65,40 +61,34 @@ struct Outcome {
     wall: Duration,
 }
 
-fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Outcome {
+/// Boots `scenario` once, its files under `out/<name>/`, and judges the console. Returns the
+/// verdict, the console text, and the seconds from QEMU's start to the verdict.
+pub fn boot_scenario(
+    prepared: &Prepared,
+    scenario: &Scenario,
+    out: &Path,
+) -> Result<(scenario::Verdict, String, f64)> {
     let dir = out.join(&scenario.name);
-    let console = dir.join("console.log");
     let started = Instant::now();
-    let result = (|| -> Result<scenario::Verdict> {
-        let mut vm = prepared.vm(
-            &dir,
-            &scenario.steps(),
-            Finish::PowerOff,
-            Duration::from_secs(scenario.timeout_s),
-        )?;
-        vm.devices = scenario.devices.clone();
-        vm.cmdline = scenario.cmdline.clone();
-        let run = vm.boot(&console, false)?;
-        let log = String::from_utf8_lossy(
-            &std::fs::read(&run.console).context(|| "could not read the console".into())?,
-        )
-        .into_owned();
-        Ok(scenario::judge(scenario, &log, run.end))
-    })();
+    let timeout = Duration::from_secs(scenario.timeout_s);
+    let mut vm = prepared.vm(&dir, &scenario.steps(), Finish::PowerOff, timeout)?;
+    vm.devices = scenario.devices.clone();
+    vm.cmdline = scenario.cmdline.clone();
+    let run = vm.boot(&dir.join("console.log"), false)?;
+    let bytes = std::fs::read(&run.console).context(|| "could not read the console".into())?;
+    let log = String::from_utf8_lossy(&bytes).into_owned();
+    let verdict = scenario::judge(scenario, &log, run.end);
+    Ok((verdict, log, started.elapsed().as_secs_f64()))
+}
+
+fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Outcome {
+    let console = out.join(&scenario.name).join("console.log");
+    let started = Instant::now();
+    let result = boot_scenario(prepared, scenario, out);
     let wall = started.elapsed();
     match result {
-        Ok(verdict) => Outcome {
-            verdict: Some(verdict),
-            error: None,
-            console,
-            wall,
-        },
-        Err(e) => Outcome {
-            verdict: None,
-            error: Some(e.message),
-            console,
-            wall,
-        },
+        Ok((verdict, _, _)) => Outcome { verdict: Some(verdict), error: None, console, wall },
+        Err(e) => Outcome { verdict: None, error: Some(e.message), console, wall },
     }
 }
 
@@ -128,15 +118,10 @@ pub fn test(options: &TestOptions) -> Result<i32> {
     let prepared = prepare(&options.source)?;
     let out = project_dir().join("target/irqlock-test");
     let jobs = options.jobs.max(1).min(scenarios.len());
-    eprintln!(
-        "test: {} scenarios, {jobs} at a time; consoles under {}",
-        scenarios.len(),
-        out.display()
-    );
+    eprintln!("test: {} scenarios, {jobs} at a time; consoles under {}", scenarios.len(), out.display());
 
     let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Outcome>>> =
-        Mutex::new((0..scenarios.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..scenarios.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
@@ -169,18 +154,19 @@ pub fn test(options: &TestOptions) -> Result<i32> {
     let results: Vec<ScenarioResult> = scenarios
         .iter()
         .zip(results.into_inner().expect("not poisoned"))
-        .map(|(scenario, outcome)| {
-            ScenarioResult::new(scenario, outcome.expect("every scenario ran"))
-        })
+        .map(|(scenario, outcome)| ScenarioResult::new(scenario, outcome.expect("every scenario ran")))
         .collect();
     let count = |status: Status| results.iter().filter(|r| r.status == status).count();
-    let (pass, fail, error) = (
-        count(Status::Pass),
-        count(Status::Fail),
-        count(Status::Error),
-    );
+    let (mut pass, mut fail, error) = (count(Status::Pass), count(Status::Fail), count(Status::Error));
 
-    let mut text = ktap::header(results.len());
+    // The lab docs' expected output, against the consoles of the scenarios run now.
+    let root = project_dir();
+    let blocks: Vec<labs::Block> = labs::load(&root.join("docs/labs"))?
+        .into_iter()
+        .filter(|b| options.filter.is_none() || results.iter().any(|r| r.name == b.scenario))
+        .collect();
+
+    let mut text = ktap::header(results.len() + blocks.len());
     for (i, result) in results.iter().enumerate() {
         let mut diagnostics = vec![format!("boot-to-verdict: {:.1}s", result.seconds)];
         diagnostics.extend(result.error.iter().map(|e| format!("could not run: {e}")));
@@ -188,12 +174,7 @@ pub fn test(options: &TestOptions) -> Result<i32> {
         if result.status != Status::Pass {
             diagnostics.push(format!("console: {}", result.console.display()));
         }
-        diagnostics.extend(
-            result
-                .reports
-                .iter()
-                .map(|r| format!("report: {}", r.title)),
-        );
+        diagnostics.extend(result.reports.iter().map(|r| format!("report: {}", r.title)));
         let line = ktap::Line {
             name: &result.name,
             ok: result.status == Status::Pass,
@@ -202,13 +183,29 @@ pub fn test(options: &TestOptions) -> Result<i32> {
         };
         text += &ktap::line(i + 1, &line);
     }
+    for (i, block) in blocks.iter().enumerate() {
+        let missing = match results.iter().find(|r| r.name == block.scenario) {
+            None => vec![format!("no scenario {} under tests/scenarios/", block.scenario)],
+            Some(result) => match std::fs::read(&result.console) {
+                Ok(bytes) => block.check(&String::from_utf8_lossy(&bytes)),
+                Err(e) => vec![format!("could not read {}: {e}", result.console.display())],
+            },
+        };
+        if missing.is_empty() {
+            pass += 1;
+        } else {
+            fail += 1;
+        }
+        let name = format!("{} ({})", block.name(&root), block.scenario);
+        let line = ktap::Line { name: &name, ok: missing.is_empty(), diagnostics: missing, directive: None };
+        text += &ktap::line(results.len() + i + 1, &line);
+    }
     text += &ktap::totals(pass, fail, error);
     print!("{text}");
 
     if let Some(path) = &options.json {
         let json = serde_json::to_string_pretty(&results).expect("results serialize");
-        std::fs::write(path, json + "\n")
-            .context(|| format!("could not write {}", path.display()))?;
+        std::fs::write(path, json + "\n").context(|| format!("could not write {}", path.display()))?;
     }
     if let Some(path) = &options.junit {
         std::fs::write(path, junit::render(&results))
@@ -303,10 +300,7 @@ pub fn run(options: &RunOptions) -> Result<i32> {
         None => "insmod did not finish".to_string(),
     };
     let end = match run.end {
-        End::TimedOut => format!(
-            "the VM hung and was stopped after {}s",
-            options.timeout.as_secs()
-        ),
+        End::TimedOut => format!("the VM hung and was stopped after {}s", options.timeout.as_secs()),
         End::Exited(_) if !marks.ended => "the VM ended early (kernel panic)".to_string(),
         End::Exited(_) => "the guest finished".to_string(),
     };
@@ -320,9 +314,24 @@ pub fn run(options: &RunOptions) -> Result<i32> {
         run.wall.as_secs_f64(),
         run.console.display()
     );
-    Ok(if run.end == End::TimedOut {
-        EXIT_FAIL
-    } else {
-        EXIT_PASS
-    })
+    Ok(if run.end == End::TimedOut { EXIT_FAIL } else { EXIT_PASS })
+}
+
+/// `cargo xtask shell`: the lab VM with a shell on the console. Leaving the shell powers off.
+pub fn shell(source: &SourceChoice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
+    let prepared = prepare(source)?;
+    let dir = project_dir().join("target/irqlock-shell");
+    // A lab session has no time limit; the timeout applies to non-interactive boots only.
+    let mut vm = prepared.vm(&dir, &[], Finish::Shell, Duration::from_secs(u64::MAX / 4))?;
+    if edu {
+        vm.devices.push("edu".to_string());
+    }
+    vm.cmdline = cmdline;
+    eprintln!("shell: try `insmod /irqlock.ko lock=mutex`, `dmesg`, `rmmod irqlock`, `cat /proc/interrupts`");
+    eprintln!(
+        "shell: `exit` powers the VM off; the console is kept in {}",
+        dir.join("console.log").display()
+    );
+    vm.boot(&dir.join("console.log"), true)?;
+    Ok(EXIT_PASS)
 }

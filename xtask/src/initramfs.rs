@@ -45,10 +45,7 @@ impl Step {
 }
 
 fn shell_quote(word: &str) -> String {
-    if word
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_-=.,/:".contains(c))
-    {
+    if word.chars().all(|c| c.is_ascii_alphanumeric() || "_-=.,/:".contains(c)) {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
@@ -78,18 +75,20 @@ pub fn init_script(steps: &[Step], finish: Finish) -> String {
     for (i, step) in steps.iter().enumerate() {
         let n = i + 1;
         let command = step.command();
-        script += &format!(
-            "echo {}\n",
-            shell_quote(&format!("{MARKER} step {n}: {command}"))
-        );
+        script += &format!("echo {}\n", shell_quote(&format!("{MARKER} step {n}: {command}")));
         script += &format!("{command}\n");
         script += &format!("echo \"{MARKER} step {n}: exit=$?\"\n");
     }
-    script += &format!("echo \"{MARKER} tainted=$(cat /proc/sys/kernel/tainted)\"\n");
-    script += &format!("echo '{MARKER} end'\n");
-    if finish == Finish::Shell {
-        script += "echo 'irqlock lab shell: the module is /irqlock.ko; exit to power off'\n";
-        script += "setsid cttyhack sh -l\n";
+    match finish {
+        Finish::PowerOff => {
+            script += &format!("echo \"{MARKER} tainted=$(cat /proc/sys/kernel/tainted)\"\n");
+            script += &format!("echo '{MARKER} end'\n");
+        }
+        Finish::Shell => {
+            script += "echo 'irqlock lab shell: the module is /irqlock.ko; exit powers the VM off'\n";
+            // A shell with job control on the console; when it exits, power off.
+            script += "setsid cttyhack sh -l\n";
+        }
     }
     script += "reboot -f\n";
     script
@@ -105,25 +104,11 @@ pub struct Cpio {
 impl Cpio {
     fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
         self.inode += 1;
-        let fields = [
-            self.inode,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            rdev.0,
-            rdev.1,
-            name.len() as u32 + 1,
-            0,
-        ];
+        let fields =
+            [self.inode, mode, 0, 0, 1, 0, data.len() as u32, 0, 0, rdev.0, rdev.1, name.len() as u32 + 1, 0];
         self.bytes.extend_from_slice(b"070701");
         for field in fields {
-            self.bytes
-                .extend_from_slice(format!("{field:08x}").as_bytes());
+            self.bytes.extend_from_slice(format!("{field:08x}").as_bytes());
         }
         self.bytes.extend_from_slice(name.as_bytes());
         self.bytes.push(0);
@@ -160,17 +145,9 @@ impl Cpio {
 }
 
 /// Writes the initramfs for `steps` to `out`.
-pub fn write(
-    out: &Path,
-    busybox: &Path,
-    module: &Path,
-    steps: &[Step],
-    finish: Finish,
-) -> Result<()> {
-    let busybox =
-        std::fs::read(busybox).context(|| format!("could not read {}", busybox.display()))?;
-    let module =
-        std::fs::read(module).context(|| format!("could not read {}", module.display()))?;
+pub fn write(out: &Path, busybox: &Path, module: &Path, steps: &[Step], finish: Finish) -> Result<()> {
+    let busybox = std::fs::read(busybox).context(|| format!("could not read {}", busybox.display()))?;
+    let module = std::fs::read(module).context(|| format!("could not read {}", module.display()))?;
     let mut cpio = Cpio::default();
     for dir in ["bin", "dev", "proc", "sys", "tmp"] {
         cpio.dir(dir);
@@ -207,15 +184,11 @@ mod tests {
     #[test]
     fn init_reports_every_step() {
         let script = init_script(
-            &[
-                Step::Insmod(vec!["lock=mutex".into(), "x=a b".into()]),
-                Step::Rmmod,
-            ],
+            &[Step::Insmod(vec!["lock=mutex".into(), "x=a b".into()]), Step::Rmmod],
             Finish::PowerOff,
         );
-        assert!(script.contains(
-            "echo 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\\''x=a b'\\'''\n"
-        ));
+        assert!(script
+            .contains("echo 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\\''x=a b'\\'''\n"));
         assert!(script.contains("insmod /irqlock.ko lock=mutex 'x=a b'\n"));
         assert!(script.contains("echo \"irqlock-harness: step 2: exit=$?\"\n"));
         assert!(script.ends_with("echo 'irqlock-harness: end'\nreboot -f\n"));

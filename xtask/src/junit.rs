@@ -49,17 +49,11 @@ pub fn render(results: &[ScenarioResult]) -> String {
             }
             Status::Error => {
                 let message = r.error.as_deref().unwrap_or("could not run");
-                xml += &format!(
-                    "    <error message=\"could not run\">{}</error>\n",
-                    escape(message)
-                );
+                xml += &format!("    <error message=\"could not run\">{}</error>\n", escape(message));
             }
         }
         let titles: Vec<&str> = r.reports.iter().map(|rep| rep.title.as_str()).collect();
-        xml += &format!(
-            "    <system-out>{}</system-out>\n",
-            escape(&titles.join("\n"))
-        );
+        xml += &format!("    <system-out>{}</system-out>\n", escape(&titles.join("\n")));
         xml += "  </testcase>\n";
     }
     xml + "</testsuite>\n</testsuites>\n"
@@ -86,24 +80,12 @@ mod tests {
     fn renders_pass_fail_and_error() {
         let xml = render(&[
             result("ok", Status::Pass, &[]),
-            result(
-                "bad",
-                Status::Fail,
-                &["expected reports [\"a<b\"]\n  saw []"],
-            ),
+            result("bad", Status::Fail, &["expected reports [\"a<b\"]\n  saw []"]),
             result("broken", Status::Error, &[]),
         ]);
-        assert!(
-            xml.contains("tests=\"3\" failures=\"1\" errors=\"1\" time=\"3.8\""),
-            "{xml}"
-        );
-        assert!(xml.contains(
-            "<testcase classname=\"irqlock\" name=\"ok\" time=\"1.2\">\n    <system-out>"
-        ));
-        assert!(
-            xml.contains("<failure message=\"expected reports [&quot;a&lt;b&quot;]\">"),
-            "{xml}"
-        );
+        assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"1\" time=\"3.8\""), "{xml}");
+        assert!(xml.contains("<testcase classname=\"irqlock\" name=\"ok\" time=\"1.2\">\n    <system-out>"));
+        assert!(xml.contains("<failure message=\"expected reports [&quot;a&lt;b&quot;]\">"), "{xml}");
         assert!(xml.contains("console: /c &lt;1&gt;.log</failure>"));
         assert!(xml.contains("<error message=\"could not run\">QEMU failed</error>"));
     }

@@ -49,27 +49,17 @@ pub fn makefile_version(makefile: &str) -> Option<(u32, u32, u32)> {
     let field = |name: &str| {
         makefile.lines().take(20).find_map(|l| {
             let (key, value) = l.split_once('=')?;
-            (key.trim() == name)
-                .then(|| value.trim().parse().ok())
-                .flatten()
+            (key.trim() == name).then(|| value.trim().parse().ok()).flatten()
         })
     };
     Some((field("VERSION")?, field("PATCHLEVEL")?, field("SUBLEVEL")?))
 }
 
 fn check_source(dir: &Path, origin: &str) -> Result<Source> {
-    let makefile = fs::read_to_string(dir.join("Makefile")).context(|| {
-        format!(
-            "{} is not a kernel source tree (no readable Makefile)",
-            dir.display()
-        )
-    })?;
-    let (major, minor, sub) = makefile_version(&makefile).ok_or_else(|| {
-        Error::unavailable(format!(
-            "{}: no kernel version in its Makefile",
-            dir.display()
-        ))
-    })?;
+    let makefile = fs::read_to_string(dir.join("Makefile"))
+        .context(|| format!("{} is not a kernel source tree (no readable Makefile)", dir.display()))?;
+    let (major, minor, sub) = makefile_version(&makefile)
+        .ok_or_else(|| Error::unavailable(format!("{}: no kernel version in its Makefile", dir.display())))?;
     if (major, minor) != SUPPORTED {
         return Err(Error::unavailable(format!(
             "{origin} is kernel {major}.{minor}.{sub}; irqlock needs {}.{}.x, whose Rust API it is \
@@ -84,10 +74,7 @@ fn check_source(dir: &Path, origin: &str) -> Result<Source> {
             dir.display()
         )));
     }
-    Ok(Source {
-        dir: dir.to_path_buf(),
-        version: format!("{major}.{minor}.{sub}"),
-    })
+    Ok(Source { dir: dir.to_path_buf(), version: format!("{major}.{minor}.{sub}") })
 }
 
 /// Extracts `tarball` into `<cache>/src/<name>/` (once) and returns the tree inside it.
@@ -95,11 +82,7 @@ fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
     let root = cache_dir().join("src");
     let dest = root.join(name);
     let tree = |dest: &Path| -> Option<PathBuf> {
-        fs::read_dir(dest)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.join("Makefile").exists())
+        fs::read_dir(dest).ok()?.flatten().map(|e| e.path()).find(|p| p.join("Makefile").exists())
     };
     if dest.join(".irqlock-extracted").exists() {
         if let Some(dir) = tree(&dest) {
@@ -110,20 +93,11 @@ fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial).context(|| format!("could not create {}", partial.display()))?;
     eprintln!("kernel: extracting {}", tarball.display());
-    cmd::run(
-        Command::new("tar")
-            .arg("-xf")
-            .arg(tarball)
-            .arg("-C")
-            .arg(&partial),
-    )?;
-    File::create(partial.join(".irqlock-extracted"))
-        .context(|| "could not mark the extraction".into())?;
+    cmd::run(Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&partial))?;
+    File::create(partial.join(".irqlock-extracted")).context(|| "could not mark the extraction".into())?;
     let _ = fs::remove_dir_all(&dest);
-    fs::rename(&partial, &dest)
-        .context(|| format!("could not move the source to {}", dest.display()))?;
-    tree(&dest)
-        .ok_or_else(|| Error::unavailable(format!("{} holds no kernel tree", tarball.display())))
+    fs::rename(&partial, &dest).context(|| format!("could not move the source to {}", dest.display()))?;
+    tree(&dest).ok_or_else(|| Error::unavailable(format!("{} holds no kernel tree", tarball.display())))
 }
 
 /// The Debian package's tarball, downloaded into the cache without touching the system's
@@ -137,22 +111,14 @@ fn debian_tarball() -> Result<PathBuf> {
     }
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
     let apt = Apt::new("kernel-source", &[("debian", "trixie-backports")])?;
-    cmd::run(
-        apt.command("apt-get")
-            .arg("download")
-            .arg(&package)
-            .current_dir(&dir),
-    )?;
+    cmd::run(apt.command("apt-get").arg("download").arg(&package).current_dir(&dir))?;
     let deb = fs::read_dir(&dir)
         .context(|| format!("could not read {}", dir.display()))?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .ok_or_else(|| {
-            Error::unavailable(format!(
-                "apt-get download {package} left no .deb in {}",
-                dir.display()
-            ))
+            Error::unavailable(format!("apt-get download {package} left no .deb in {}", dir.display()))
         })?;
     let partial = dir.join("partial.tar.xz");
     let script = format!(
@@ -172,13 +138,9 @@ pub fn source(choice: &SourceChoice) -> Result<Source> {
         SourceChoice::Dir(dir) => check_source(dir, &format!("--kernel-src {}", dir.display())),
         SourceChoice::Tarball(file) => {
             if !file.is_file() {
-                return Err(Error::unavailable(format!(
-                    "--kernel-tarball {}: no such file",
-                    file.display()
-                )));
+                return Err(Error::unavailable(format!("--kernel-tarball {}: no such file", file.display())));
             }
-            let meta =
-                fs::metadata(file).context(|| format!("could not read {}", file.display()))?;
+            let meta = fs::metadata(file).context(|| format!("could not read {}", file.display()))?;
             let id = hex(&Sha256::digest(format!(
                 "{}:{}:{:?}",
                 file.canonicalize().unwrap_or(file.clone()).display(),
@@ -209,8 +171,7 @@ pub fn fragments() -> Result<Vec<(PathBuf, String)>> {
     paths
         .into_iter()
         .map(|p| {
-            let text =
-                fs::read_to_string(&p).context(|| format!("could not read {}", p.display()))?;
+            let text = fs::read_to_string(&p).context(|| format!("could not read {}", p.display()))?;
             Ok((p, text))
         })
         .collect()
@@ -222,15 +183,11 @@ pub fn requested(fragment: &str) -> Vec<(String, String)> {
         .lines()
         .filter_map(|line| {
             let line = line.trim();
-            if let Some(name) = line
-                .strip_prefix("# ")
-                .and_then(|l| l.strip_suffix(" is not set"))
-            {
+            if let Some(name) = line.strip_prefix("# ").and_then(|l| l.strip_suffix(" is not set")) {
                 return Some((name.to_string(), "n".to_string()));
             }
             let (name, value) = line.split_once('=')?;
-            name.starts_with("CONFIG_")
-                .then(|| (name.to_string(), value.to_string()))
+            name.starts_with("CONFIG_").then(|| (name.to_string(), value.to_string()))
         })
         .collect()
 }
@@ -266,17 +223,9 @@ const BUILD_RECIPE: &str = "tinyconfig+fragments+olddefconfig; bzImage modules; 
 /// The cache key: kernel version and source, config fragments, tool versions, recipe.
 pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions: &str) -> String {
     let mut hash = Sha256::new();
-    hash.update(format!(
-        "{BUILD_RECIPE}\n{}\n{}\n",
-        source.version,
-        source.dir.display()
-    ));
+    hash.update(format!("{BUILD_RECIPE}\n{}\n{}\n", source.version, source.dir.display()));
     for (path, text) in fragments {
-        hash.update(format!(
-            "{}\n{}\n",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            text
-        ));
+        hash.update(format!("{}\n{}\n", path.file_name().unwrap_or_default().to_string_lossy(), text));
     }
     hash.update(tool_versions);
     hex(&hash.finalize())[..20].to_string()
@@ -303,25 +252,17 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
     let key = cache_key(&source, &fragments, &tools.versions());
     let root = cache_dir().join("kernel");
     let dir = root.join(format!("{}-{key}", source.version));
-    let done = |dir: &Path| Build {
-        dir: dir.to_path_buf(),
-        bzimage: dir.join("arch/x86/boot/bzImage"),
-    };
+    let done = |dir: &Path| Build { dir: dir.to_path_buf(), bzimage: dir.join("arch/x86/boot/bzImage") };
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
     }
 
     fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
     let lock_path = root.join(".lock");
-    let lock =
-        File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
+    let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
     if lock.try_lock().is_err() {
-        eprintln!(
-            "kernel: another run is building in {}; waiting for it",
-            root.display()
-        );
-        lock.lock()
-            .context(|| format!("could not lock {}", lock_path.display()))?;
+        eprintln!("kernel: another run is building in {}; waiting for it", root.display());
+        lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
     }
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
@@ -330,28 +271,14 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
 
-    eprintln!(
-        "kernel: building {} into {} (about 5-8 minutes on 2 cores)",
-        source.version,
-        dir.display()
-    );
+    eprintln!("kernel: building {} into {} (about 5-8 minutes on 2 cores)", source.version, dir.display());
     let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
     let minute = Duration::from_secs(60);
-    cmd::run_logged(
-        make(tools, &source, &dir).arg("tinyconfig"),
-        &log("config"),
-        "tinyconfig",
-        minute,
-    )?;
+    cmd::run_logged(make(tools, &source, &dir).arg("tinyconfig"), &log("config"), "tinyconfig", minute)?;
     let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
     merge.arg("-m").arg("-O").arg(&dir).arg(dir.join(".config"));
     merge.args(fragments.iter().map(|(p, _)| p));
-    cmd::run_logged(
-        merge.current_dir(&dir),
-        &log("merge"),
-        "merge_config",
-        minute,
-    )?;
+    cmd::run_logged(merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
     cmd::run_logged(
         make(tools, &source, &dir).arg("olddefconfig"),
         &log("olddefconfig"),
@@ -359,12 +286,9 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
         minute,
     )?;
 
-    let config = fs::read_to_string(dir.join(".config"))
-        .context(|| "could not read the merged .config".into())?;
-    let wanted: Vec<(String, String)> = fragments
-        .iter()
-        .flat_map(|(_, text)| requested(text))
-        .collect();
+    let config =
+        fs::read_to_string(dir.join(".config")).context(|| "could not read the merged .config".into())?;
+    let wanted: Vec<(String, String)> = fragments.iter().flat_map(|(_, text)| requested(text)).collect();
     let missing = missing_options(&wanted, &config);
     if !missing.is_empty() {
         let mut message = format!(
@@ -377,8 +301,7 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
                 .arg("rustavailable")
                 .output()
                 .map(|o| {
-                    String::from_utf8_lossy(&o.stdout).into_owned()
-                        + &String::from_utf8_lossy(&o.stderr)
+                    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
                 })
                 .unwrap_or_default();
             message += &format!("\nCONFIG_RUST: `make rustavailable` says:\n{why}");
@@ -386,13 +309,9 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
         return Err(Error::unavailable(message));
     }
 
-    let jobs = std::thread::available_parallelism()
-        .map(|n| n.get() + 1)
-        .unwrap_or(3);
+    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
     cmd::run_logged(
-        make(tools, &source, &dir)
-            .arg(format!("-j{jobs}"))
-            .args(["bzImage", "modules"]),
+        make(tools, &source, &dir).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
         &log("build"),
         "kernel build",
         Duration::from_secs(30),
@@ -415,53 +334,33 @@ mod tests {
 
     #[test]
     fn fragments_ask_for_set_and_unset_options() {
-        let fragment = "# A comment\nCONFIG_RUST=y\n\n# CONFIG_MODULE_SIG is not set\nCONFIG_NR=4\nCONFIG_X=n\n";
+        let fragment =
+            "# A comment\nCONFIG_RUST=y\n\n# CONFIG_MODULE_SIG is not set\nCONFIG_NR=4\nCONFIG_X=n\n";
         assert_eq!(
             requested(fragment),
-            [
-                ("CONFIG_RUST", "y"),
-                ("CONFIG_MODULE_SIG", "n"),
-                ("CONFIG_NR", "4"),
-                ("CONFIG_X", "n")
-            ]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            [("CONFIG_RUST", "y"), ("CONFIG_MODULE_SIG", "n"), ("CONFIG_NR", "4"), ("CONFIG_X", "n")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         );
     }
 
     #[test]
     fn names_the_options_olddefconfig_dropped() {
-        let wanted =
-            requested("CONFIG_RUST=y\nCONFIG_SMP=y\nCONFIG_MODULE_SIG=n\nCONFIG_NR_CPUS=4\n");
+        let wanted = requested("CONFIG_RUST=y\nCONFIG_SMP=y\nCONFIG_MODULE_SIG=n\nCONFIG_NR_CPUS=4\n");
         let config = "CONFIG_SMP=y\n# CONFIG_RUST is not set\nCONFIG_NR_CPUS=64\n";
-        assert_eq!(
-            missing_options(&wanted, config),
-            ["CONFIG_RUST=y (got n)", "CONFIG_NR_CPUS=4 (got 64)"]
-        );
+        assert_eq!(missing_options(&wanted, config), ["CONFIG_RUST=y (got n)", "CONFIG_NR_CPUS=4 (got 64)"]);
         assert!(missing_options(&wanted[1..3], config).is_empty());
     }
 
     #[test]
     fn the_cache_key_follows_every_input() {
-        let source = Source {
-            dir: "/src".into(),
-            version: "7.3.4".into(),
-        };
-        let frags = vec![(
-            PathBuf::from("configs/a.config"),
-            "CONFIG_RUST=y\n".to_string(),
-        )];
+        let source = Source { dir: "/src".into(), version: "7.3.4".into() };
+        let frags = vec![(PathBuf::from("configs/a.config"), "CONFIG_RUST=y\n".to_string())];
         let key = cache_key(&source, &frags, "rustc 1.96.0");
         assert_eq!(key, cache_key(&source, &frags, "rustc 1.96.0"));
         assert_ne!(key, cache_key(&source, &frags, "rustc 1.97.0"));
-        let other = vec![(
-            PathBuf::from("configs/a.config"),
-            "CONFIG_RUST=n\n".to_string(),
-        )];
+        let other = vec![(PathBuf::from("configs/a.config"), "CONFIG_RUST=n\n".to_string())];
         assert_ne!(key, cache_key(&source, &other, "rustc 1.96.0"));
-        let newer = Source {
-            version: "7.3.5".into(),
-            ..source.clone()
-        };
+        let newer = Source { version: "7.3.5".into(), ..source.clone() };
         assert_ne!(key, cache_key(&newer, &frags, "rustc 1.96.0"));
     }
 }

@@ -16,11 +16,7 @@ pub fn header(count: usize) -> String {
 
 /// `ok N name` or `not ok N name`, then its diagnostics as `#` lines.
 pub fn line(number: usize, line: &Line) -> String {
-    let mut text = format!(
-        "{} {number} {}",
-        if line.ok { "ok" } else { "not ok" },
-        line.name
-    );
+    let mut text = format!("{} {number} {}", if line.ok { "ok" } else { "not ok" }, line.name);
     if let Some(directive) = &line.directive {
         text += &format!(" # {directive}");
     }
@@ -47,22 +43,11 @@ mod tests {
         let failing = Line {
             name: "mutex",
             ok: false,
-            diagnostics: vec![
-                "expected reports [\"a\"]\n  saw []".into(),
-                "console: /x/console.log".into(),
-            ],
+            diagnostics: vec!["expected reports [\"a\"]\n  saw []".into(), "console: /x/console.log".into()],
             directive: None,
         };
         let text = header(2)
-            + &line(
-                1,
-                &Line {
-                    name: "clean",
-                    ok: true,
-                    diagnostics: vec![],
-                    directive: None,
-                },
-            )
+            + &line(1, &Line { name: "clean", ok: true, diagnostics: vec![], directive: None })
             + &line(2, &failing)
             + &totals(1, 1, 0);
         assert_eq!(

@@ -2,16 +2,19 @@
 //! what the kernel reports. `main` only parses arguments and dispatches.
 
 mod cmd;
+mod demo;
 mod error;
 mod harness;
 mod initramfs;
 mod junit;
 mod kernel;
 mod ktap;
+mod labs;
 mod module;
 mod qemu;
 mod scenario;
 mod setup;
+mod symbols;
 mod triage;
 
 use clap::{Args, Parser, Subcommand};
@@ -21,10 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(
-    name = "cargo xtask",
-    about = "Build, boot and test irqlock on a real kernel under QEMU"
-)]
+#[command(name = "cargo xtask", about = "Build, boot and test irqlock on a real kernel under QEMU")]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -58,6 +58,19 @@ enum Commands {
         /// Only report what is missing; install nothing.
         #[arg(long)]
         check: bool,
+    },
+    /// The lesson: boot spinlock_irqsave and mutex, and explain the kernel's report line by line.
+    Demo(KernelArgs),
+    /// Boot the lab VM to an interactive shell with /irqlock.ko at hand; `exit` powers off.
+    Shell {
+        /// Add QEMU's edu PCI device, for source=edu.
+        #[arg(long)]
+        edu: bool,
+        /// Extra kernel command-line options (repeatable).
+        #[arg(long = "cmdline", value_name = "OPTION")]
+        cmdline: Vec<String>,
+        #[command(flatten)]
+        kernel: KernelArgs,
     },
     /// Build the debug kernel (cached) and print where it is.
     Kernel(KernelArgs),
@@ -128,6 +141,10 @@ fn run(cli: Cli) -> Result<i32> {
         Commands::Setup { check } => {
             setup::setup(check)?;
         }
+        Commands::Demo(args) => return demo::demo(&args.choice()),
+        Commands::Shell { edu, cmdline, kernel } => {
+            return harness::shell(&kernel.choice(), edu, cmdline);
+        }
         Commands::Kernel(args) => {
             let tools = setup::setup(false)?;
             let build = kernel::build(&tools, &args.choice())?;
@@ -168,18 +185,9 @@ fn run(cli: Cli) -> Result<i32> {
                 cmdline,
             });
         }
-        Commands::Test {
-            filter,
-            jobs,
-            json,
-            junit,
-            kernel,
-        } => {
-            let jobs = jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            });
+        Commands::Test { filter, jobs, json, junit, kernel } => {
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             return harness::test(&harness::TestOptions {
                 source: kernel.choice(),
                 filter,
@@ -195,9 +203,8 @@ fn run(cli: Cli) -> Result<i32> {
 
 /// `cargo xtask triage`: exit 0 without reports, 1 with reports, 69 when unreadable.
 fn triage_command(file: &std::path::Path, json: bool) -> Result<i32> {
-    let bytes = std::fs::read(file).map_err(|e| {
-        error::Error::unavailable(format!("could not read {}: {e}", file.display()))
-    })?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| error::Error::unavailable(format!("could not read {}: {e}", file.display())))?;
     let reports = triage::parse(&String::from_utf8_lossy(&bytes));
     if json {
         let text = serde_json::to_string_pretty(&reports).expect("reports serialize");
@@ -205,20 +212,10 @@ fn triage_command(file: &std::path::Path, json: bool) -> Result<i32> {
     } else {
         for r in &reports {
             let truncated = if r.truncated { " (truncated)" } else { "" };
-            println!(
-                "{}:{}-{}: {}{truncated}",
-                file.display(),
-                r.first_line,
-                r.last_line,
-                r.title
-            );
+            println!("{}:{}-{}: {}{truncated}", file.display(), r.first_line, r.last_line, r.title);
         }
     }
-    Ok(if reports.is_empty() {
-        EXIT_PASS
-    } else {
-        error::EXIT_FAIL
-    })
+    Ok(if reports.is_empty() { EXIT_PASS } else { error::EXIT_FAIL })
 }
 
 fn main() -> ExitCode {

@@ -83,8 +83,7 @@ impl Vm {
     pub fn boot(&self, console: &Path, echo: bool) -> Result<Run> {
         let mut command = self.command();
         eprintln!("$ {}", cmd::display(&command));
-        let mut log =
-            File::create(console).context(|| format!("could not create {}", console.display()))?;
+        let mut log = File::create(console).context(|| format!("could not create {}", console.display()))?;
         let start = Instant::now();
         if self.interactive {
             command.stdin(Stdio::inherit());
@@ -95,12 +94,7 @@ impl Vm {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .context(|| {
-                format!(
-                    "could not start {}; run `cargo xtask setup`",
-                    self.qemu.display()
-                )
-            })?;
+            .context(|| format!("could not start {}; run `cargo xtask setup`", self.qemu.display()))?;
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
         let reader = std::thread::spawn(move || -> std::io::Result<()> {
@@ -151,11 +145,7 @@ impl Vm {
                 End::Exited(status.code())
             }
         };
-        Ok(Run {
-            end,
-            console: console.to_path_buf(),
-            wall,
-        })
+        Ok(Run { end, console: console.to_path_buf(), wall })
     }
 }
 
@@ -179,9 +169,6 @@ mod tests {
         let line = cmd::display(&vm.command());
         assert!(line.contains(" -smp 2 -m 512 "), "{line}");
         assert!(line.contains(" -device edu "), "{line}");
-        assert!(
-            line.ends_with("-append 'console=ttyS0 panic=-1 watchdog_thresh=2'"),
-            "{line}"
-        );
+        assert!(line.ends_with("-append 'console=ttyS0 panic=-1 watchdog_thresh=2'"), "{line}");
     }
 }

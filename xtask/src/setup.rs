@@ -24,10 +24,7 @@ pub fn cache_dir() -> PathBuf {
 
 /// The project's root directory (the parent of `xtask/`).
 pub fn project_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_path_buf()
 }
 
 /// The tools every build and boot uses, all known to be present.
@@ -46,24 +43,13 @@ impl Toolchain {
     /// Versions of every tool that shapes the kernel build, for the cache key.
     pub fn versions(&self) -> String {
         let version = |program: &Path, arg: &str| {
-            cmd::output(Command::new(program).arg(arg))
-                .unwrap_or_default()
-                .trim()
-                .to_string()
+            cmd::output(Command::new(program).arg(arg)).unwrap_or_default().trim().to_string()
         };
         [
             version(&self.rustc, "--version"),
             version(&self.bindgen, "--version"),
-            version(Path::new("gcc"), "--version")
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string(),
-            version(Path::new("ld"), "--version")
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string(),
+            version(Path::new("gcc"), "--version").lines().next().unwrap_or("").to_string(),
+            version(Path::new("ld"), "--version").lines().next().unwrap_or("").to_string(),
             self.libclang_dir.display().to_string(),
         ]
         .join("\n")
@@ -108,11 +94,7 @@ fn requirements() -> Vec<Requirement> {
     vec![
         Requirement {
             what: "C toolchain and kernel build tools (gcc, make, flex, bison, bc, pkg-config)",
-            present: || {
-                ["gcc", "make", "ld", "flex", "bison", "bc", "pkg-config"]
-                    .iter()
-                    .all(|p| on_path(p))
-            },
+            present: || ["gcc", "make", "ld", "flex", "bison", "bc", "pkg-config"].iter().all(|p| on_path(p)),
             install: Install::Apt(&["gcc", "make", "binutils", "flex", "bison", "bc", "pkgconf"]),
         },
         Requirement {
@@ -144,11 +126,7 @@ fn requirements() -> Vec<Requirement> {
         },
         Requirement {
             what: "static busybox for the initramfs",
-            present: || {
-                std::fs::read(BUSYBOX)
-                    .map(|elf| is_static_elf64(&elf))
-                    .unwrap_or(false)
-            },
+            present: || std::fs::read(BUSYBOX).map(|elf| is_static_elf64(&elf)).unwrap_or(false),
             install: Install::Apt(&["busybox-static"]),
         },
         Requirement {
@@ -171,23 +149,13 @@ fn requirements() -> Vec<Requirement> {
 /// which runs in an initramfs that has no dynamic loader.
 fn is_static_elf64(elf: &[u8]) -> bool {
     const PT_INTERP: u32 = 3;
-    let u16_at = |at: usize| {
-        elf.get(at..at + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-    };
-    let u32_at = |at: usize| {
-        elf.get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-    };
-    let u64_at = |at: usize| {
-        elf.get(at..at + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize)
-    };
+    let u16_at = |at: usize| elf.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u32_at = |at: usize| elf.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
+    let u64_at = |at: usize| elf.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize);
     if !elf.starts_with(b"\x7fELF\x02\x01") {
         return false;
     }
-    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
-    else {
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
         return false;
     };
     (0..phnum).all(|i| u32_at(phoff + i * phentsize).is_some_and(|kind| kind != PT_INTERP))
@@ -199,10 +167,7 @@ fn debian_codename() -> Option<String> {
     if !release.lines().any(|l| l == "ID=debian") {
         return None;
     }
-    release
-        .lines()
-        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
-        .map(|c| c.trim_matches('"').to_string())
+    release.lines().find_map(|l| l.strip_prefix("VERSION_CODENAME=")).map(|c| c.trim_matches('"').to_string())
 }
 
 /// Private apt state under the cache, so that suites the system's sources lack
@@ -223,21 +188,16 @@ impl Apt {
         }
         let sources: String = suites
             .iter()
-            .map(|(archive, suite)| format!("deb [signed-by={DEBIAN_KEYRING}] http://deb.debian.org/{archive} {suite} main\n"))
+            .map(|(archive, suite)| {
+                format!("deb [signed-by={DEBIAN_KEYRING}] http://deb.debian.org/{archive} {suite} main\n")
+            })
             .collect();
         let list = dir.join("sources.list");
-        let stale = std::fs::read_to_string(&list)
-            .map(|old| old != sources)
-            .unwrap_or(true);
-        std::fs::write(&list, &sources)
-            .context(|| format!("could not write {}", list.display()))?;
+        let stale = std::fs::read_to_string(&list).map(|old| old != sources).unwrap_or(true);
+        std::fs::write(&list, &sources).context(|| format!("could not write {}", list.display()))?;
         let apt = Self { dir };
         let has_lists = std::fs::read_dir(apt.dir.join("lists"))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
-            })
+            .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with("_Packages")))
             .unwrap_or(false);
         if stale || !has_lists {
             cmd::run(apt.command("apt-get").arg("update"))?;
@@ -271,21 +231,14 @@ fn is_root() -> bool {
 
 /// What `setup --check` found missing, with the command that installs each.
 fn missing() -> Vec<(&'static str, Install)> {
-    requirements()
-        .into_iter()
-        .filter(|r| !(r.present)())
-        .map(|r| (r.what, r.install))
-        .collect()
+    requirements().into_iter().filter(|r| !(r.present)()).map(|r| (r.what, r.install)).collect()
 }
 
 fn how_to_install(install: Install) -> String {
     match install {
         Install::Apt(packages) => format!("apt-get install {}", packages.join(" ")),
         Install::AptBackports(packages) => {
-            format!(
-                "apt-get install -t bookworm-backports {}",
-                packages.join(" ")
-            )
+            format!("apt-get install -t bookworm-backports {}", packages.join(" "))
         }
         Install::Bindgen => format!(
             "cargo install --locked bindgen-cli@{BINDGEN_VERSION} --root {}",
@@ -332,9 +285,7 @@ pub fn setup(check_only: bool) -> Result<Toolchain> {
         return Err(Error::unavailable(missing_message(&missing)));
     }
     let codename = debian_codename();
-    let apt_missing = missing
-        .iter()
-        .any(|(_, i)| matches!(i, Install::Apt(_) | Install::AptBackports(_)));
+    let apt_missing = missing.iter().any(|(_, i)| matches!(i, Install::Apt(_) | Install::AptBackports(_)));
     if apt_missing && (codename.as_deref() != Some("bookworm") || !is_root()) {
         return Err(Error::unavailable(format!(
             "setup installs packages on Debian 12 (bookworm) as root; here: {}, {}.\n{}",
@@ -364,22 +315,12 @@ pub fn setup(check_only: bool) -> Result<Toolchain> {
             ],
         )?;
         if !plain.is_empty() {
-            cmd::run(
-                apt.command("apt-get")
-                    .args(["install", "-y", "--no-install-recommends"])
-                    .args(&plain),
-            )?;
+            cmd::run(apt.command("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&plain))?;
         }
         if !backports.is_empty() {
             cmd::run(
                 apt.command("apt-get")
-                    .args([
-                        "install",
-                        "-y",
-                        "--no-install-recommends",
-                        "-t",
-                        "bookworm-backports",
-                    ])
+                    .args(["install", "-y", "--no-install-recommends", "-t", "bookworm-backports"])
                     .args(&backports),
             )?;
         }

@@ -82,62 +82,23 @@ struct Start {
 
 /// Lockdep's headers: the bracketed line under a row of `=`, and the syzkaller-style title.
 const LOCKDEP: &[(&str, &str)] = &[
-    (
-        "WARNING: possible circular locking dependency detected",
-        "possible deadlock in {}",
-    ),
-    (
-        "WARNING: possible recursive locking detected",
-        "possible deadlock in {}",
-    ),
-    (
-        "WARNING: possible irq lock inversion dependency detected",
-        "possible deadlock in {}",
-    ),
-    (
-        "WARNING: inconsistent lock state",
-        "inconsistent lock state in {}",
-    ),
-    (
-        "[ BUG: Invalid wait context ]",
-        "WARNING: locking bug in {}",
-    ),
-    (
-        "WARNING: bad unlock balance detected!",
-        "WARNING: bad unlock balance in {}",
-    ),
-    (
-        "WARNING: held lock freed!",
-        "WARNING: held lock freed in {}",
-    ),
-    (
-        "WARNING: suspicious RCU usage",
-        "WARNING: suspicious RCU usage in {}",
-    ),
+    ("WARNING: possible circular locking dependency detected", "possible deadlock in {}"),
+    ("WARNING: possible recursive locking detected", "possible deadlock in {}"),
+    ("WARNING: possible irq lock inversion dependency detected", "possible deadlock in {}"),
+    ("WARNING: inconsistent lock state", "inconsistent lock state in {}"),
+    ("[ BUG: Invalid wait context ]", "WARNING: locking bug in {}"),
+    ("WARNING: bad unlock balance detected!", "WARNING: bad unlock balance in {}"),
+    ("WARNING: held lock freed!", "WARNING: held lock freed in {}"),
+    ("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {}"),
     (
         "WARNING: lock held when returning to user space!",
         "WARNING: lock held when returning to user space in {}",
     ),
-    (
-        "WARNING: Nested lock was not taken",
-        "WARNING: locking bug in {}",
-    ),
-    (
-        "WARNING: held lock released with different context",
-        "WARNING: locking bug in {}",
-    ),
-    (
-        "[ BUG: bad contention detected! ]",
-        "WARNING: locking bug in {}",
-    ),
-    (
-        "[ BUG: held lock freed! ]",
-        "WARNING: held lock freed in {}",
-    ),
-    (
-        "BUG: MAX_LOCKDEP_KEYS too low!",
-        "BUG: MAX_LOCKDEP_KEYS too low!",
-    ),
+    ("WARNING: Nested lock was not taken", "WARNING: locking bug in {}"),
+    ("WARNING: held lock released with different context", "WARNING: locking bug in {}"),
+    ("[ BUG: bad contention detected! ]", "WARNING: locking bug in {}"),
+    ("[ BUG: held lock freed! ]", "WARNING: held lock freed in {}"),
+    ("BUG: MAX_LOCKDEP_KEYS too low!", "BUG: MAX_LOCKDEP_KEYS too low!"),
 ];
 
 fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
@@ -146,10 +107,7 @@ fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
 
 /// `file.c:123` at the start of `text`, if there is one.
 fn location_at(text: &str) -> Option<String> {
-    let word = text
-        .split_whitespace()
-        .next()?
-        .trim_end_matches(['!', ',', ':']);
+    let word = text.split_whitespace().next()?.trim_end_matches(['!', ',', ':']);
     let (file, line) = word.rsplit_once(':')?;
     let line = line.split(':').next()?;
     (file.contains('.') && !line.is_empty() && line.chars().all(|c| c.is_ascii_digit()))
@@ -168,10 +126,7 @@ fn start(line: &str, previous: &str) -> Option<Start> {
         let location = after(rest, " at ").and_then(location_at);
         return Some(Start {
             location,
-            ..s(
-                Kind::AtomicSleep,
-                "BUG: sleeping function called from invalid context in {}",
-            )
+            ..s(Kind::AtomicSleep, "BUG: sleeping function called from invalid context in {}")
         });
     }
     if line.starts_with("BUG: scheduling while atomic") {
@@ -181,10 +136,7 @@ fn start(line: &str, previous: &str) -> Option<Start> {
         || line.starts_with("BUG: using __this_cpu_")
     {
         let what = line.split(" in preemptible").next().unwrap_or(line);
-        return Some(s(
-            Kind::AtomicSleep,
-            &format!("{what} in preemptible code in {{}}"),
-        ));
+        return Some(s(Kind::AtomicSleep, &format!("{what} in preemptible code in {{}}")));
     }
     if previous.starts_with("====") {
         if let Some((_, title)) = LOCKDEP.iter().find(|(header, _)| line.starts_with(header)) {
@@ -200,10 +152,8 @@ fn start(line: &str, previous: &str) -> Option<Start> {
         // Before 6.19: WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 func+0x1/0x2 [mod]
         let at = after(rest, " at ");
         let location = at.and_then(location_at);
-        let named_function = at
-            .and_then(|a| a.split_whitespace().nth(1))
-            .and_then(frame_symbol)
-            .map(|f| demangle(&f));
+        let named_function =
+            at.and_then(|a| a.split_whitespace().nth(1)).and_then(frame_symbol).map(|f| demangle(&f));
         return Some(Start {
             location,
             named_function,
@@ -250,31 +200,19 @@ fn start(line: &str, previous: &str) -> Option<Start> {
     {
         return Some(Start {
             ends_with_marker: true,
-            ..s(
-                Kind::Oops,
-                "BUG: unable to handle kernel paging request in {}",
-            )
+            ..s(Kind::Oops, "BUG: unable to handle kernel paging request in {}")
         });
     }
-    if line.starts_with("general protection fault")
-        || line.starts_with("Oops: general protection fault")
-    {
-        return Some(Start {
-            ends_with_marker: true,
-            ..s(Kind::Oops, "general protection fault in {}")
-        });
+    if line.starts_with("general protection fault") || line.starts_with("Oops: general protection fault") {
+        return Some(Start { ends_with_marker: true, ..s(Kind::Oops, "general protection fault in {}") });
     }
     if line.starts_with("Oops: ") {
-        return Some(Start {
-            ends_with_marker: true,
-            ..s(Kind::Oops, "Oops in {}")
-        });
+        return Some(Start { ends_with_marker: true, ..s(Kind::Oops, "Oops in {}") });
     }
     if let Some(rest) = line.strip_prefix("BUG: KASAN: ") {
         // BUG: KASAN: slab-use-after-free in func+0x1/0x2
         let (what, func) = rest.split_once(" in ").unwrap_or((rest, ""));
-        let named_function =
-            frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
+        let named_function = frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
         return Some(Start {
             named_function,
             ends_with_marker: true,
@@ -283,12 +221,8 @@ fn start(line: &str, previous: &str) -> Option<Start> {
     }
     if let Some(rest) = line.strip_prefix("BUG: KFENCE: ") {
         let (what, func) = rest.split_once(" in ").unwrap_or((rest, ""));
-        let named_function =
-            frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
-        return Some(Start {
-            named_function,
-            ..s(Kind::MemorySafety, &format!("KFENCE: {what} in {{}}"))
-        });
+        let named_function = frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
+        return Some(Start { named_function, ..s(Kind::MemorySafety, &format!("KFENCE: {what} in {{}}")) });
     }
     if let Some(rest) = line.strip_prefix("UBSAN: ") {
         let (what, at) = rest.split_once(" in ").unwrap_or((rest, ""));
@@ -308,10 +242,7 @@ fn start(line: &str, previous: &str) -> Option<Start> {
     {
         return Some(s(Kind::Stall, "INFO: rcu detected stall in {}"));
     }
-    if line.starts_with("INFO: task ")
-        && line.contains(" blocked")
-        && line.contains(" for more than ")
-    {
+    if line.starts_with("INFO: task ") && line.contains(" blocked") && line.contains(" for more than ") {
         return Some(s(Kind::Stall, "INFO: task hung in {}"));
     }
     if let Some(message) = line.strip_prefix("Kernel panic - not syncing: ") {
@@ -322,13 +253,7 @@ fn start(line: &str, previous: &str) -> Option<Start> {
     }
     if let Some(rest) = line.strip_prefix("BUG: ") {
         // Any other BUG: line, e.g. "BUG: Bad page state in process ...".
-        let what = rest
-            .split(" in process")
-            .next()
-            .unwrap_or(rest)
-            .split(':')
-            .next()
-            .unwrap_or(rest);
+        let what = rest.split(" in process").next().unwrap_or(rest).split(':').next().unwrap_or(rest);
         return Some(s(Kind::Bug, &format!("BUG: {} in {{}}", what.trim())));
     }
     None
@@ -338,8 +263,7 @@ fn start(line: &str, previous: &str) -> Option<Start> {
 fn frame_symbol(word: &str) -> Option<String> {
     let word = word.trim();
     let (name, offset) = word.split_once('+')?;
-    (offset.starts_with("0x") && offset.contains("/0x") && !name.is_empty())
-        .then(|| name.to_string())
+    (offset.starts_with("0x") && offset.contains("/0x") && !name.is_empty()).then(|| name.to_string())
 }
 
 /// A frame line of a call trace: `  ? func+0x13/0x96 [irqlock]`, or `RIP: 0010:func+0x1/0x2`.
@@ -523,27 +447,19 @@ struct Open<'a> {
 /// lines printed by others in between are left out of it.
 pub fn parse(log: &str) -> Vec<Report> {
     let raw: Vec<&str> = log.split('\n').collect();
-    let count = if log.ends_with('\n') {
-        raw.len() - 1
-    } else {
-        raw.len()
-    };
+    let count = if log.ends_with('\n') { raw.len() - 1 } else { raw.len() };
     let lines: Vec<&str> = raw[..count].iter().map(|l| strip_prefix(l)).collect();
     let callers: Vec<Option<&str>> = raw[..count].iter().map(|l| caller_id(l)).collect();
     let mut reports: Vec<Report> = Vec::new();
     let mut open: Option<Open> = None;
     for i in 0..count {
         let caller = callers[i];
-        let previous = (0..i)
-            .rev()
-            .find(|&j| caller.is_none() || callers[j] == caller)
-            .map_or("", |j| lines[j]);
+        let previous =
+            (0..i).rev().find(|&j| caller.is_none() || callers[j] == caller).map_or("", |j| lines[j]);
         let found = start(lines[i], previous).filter(|found| {
             // "Oops: ..." follows the first line of a fault or a kernel BUG: it belongs to it.
             let continues = found.title == "Oops in {}"
-                && open
-                    .as_ref()
-                    .is_some_and(|o| matches!(o.start.kind, Kind::Oops | Kind::Bug));
+                && open.as_ref().is_some_and(|o| matches!(o.start.kind, Kind::Oops | Kind::Bug));
             !continues
         });
         if let Some(found) = found {
@@ -558,11 +474,7 @@ pub fn parse(log: &str) -> Vec<Report> {
                 }
             }
             members.push(i);
-            open = Some(Open {
-                start: found,
-                caller,
-                members,
-            });
+            open = Some(Open { start: found, caller, members });
             continue;
         }
         let Some(o) = open.as_mut() else { continue };
@@ -598,8 +510,7 @@ fn ends_here(st: &Start, lines: &[&str]) -> bool {
     // Without a marker the report ends with its (last) call trace: lockdep prints its
     // backtrace last, after the "stack backtrace:" line.
     let seen_trace = lines.iter().any(|l| l.trim() == "Call Trace:");
-    let final_trace =
-        st.kind != Kind::Lockdep || lines.iter().any(|l| l.starts_with("stack backtrace:"));
+    let final_trace = st.kind != Kind::Lockdep || lines.iter().any(|l| l.starts_with("stack backtrace:"));
     seen_trace && final_trace && line == "</TASK>"
 }
 
@@ -607,14 +518,10 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     let st = open.start;
     let body: Vec<&str> = open.members.iter().map(|&j| lines[j]).collect();
     let guilty_function = st.named_function.clone().or_else(|| guilty(&body));
-    let function = guilty_function
-        .clone()
-        .unwrap_or_else(|| "unknown".to_string());
+    let function = guilty_function.clone().unwrap_or_else(|| "unknown".to_string());
     let title = st.title.replace("{}", &function);
-    let location = st.location.clone().or_else(|| {
-        body.iter()
-            .find_map(|l| after(l, " at ").and_then(location_at))
-    });
+    let location =
+        st.location.clone().or_else(|| body.iter().find_map(|l| after(l, " at ").and_then(location_at)));
     Report {
         title,
         kind: st.kind,
@@ -637,11 +544,7 @@ fn guilty(body: &[&str]) -> Option<String> {
     let is_rip = |l: &&&str| l.trim_start().starts_with("RIP: ");
     let rip = before_trace.iter().filter(is_rip).find_map(|l| frame(l));
     let frames: Vec<(String, bool)> = match trace_start {
-        Some(at) => body[at + 1..]
-            .iter()
-            .filter(|l| !is_rip(l))
-            .filter_map(|l| frame(l))
-            .collect(),
+        Some(at) => body[at + 1..].iter().filter(|l| !is_rip(l)).filter_map(|l| frame(l)).collect(),
         None => Vec::new(),
     };
     let pick = |reliable_only: bool| {
@@ -663,10 +566,7 @@ mod tests {
         assert_eq!(strip_prefix("[    2.778658] BUG: x"), "BUG: x");
         assert_eq!(strip_prefix("[    3.544154][    C0] BUG: x"), "BUG: x");
         assert_eq!(strip_prefix("[   12.000001][  T123] hello"), "hello");
-        assert_eq!(
-            strip_prefix("[ BUG: Invalid wait context ]"),
-            "[ BUG: Invalid wait context ]"
-        );
+        assert_eq!(strip_prefix("[ BUG: Invalid wait context ]"), "[ BUG: Invalid wait context ]");
         assert_eq!(strip_prefix("plain"), "plain");
     }
 
@@ -687,23 +587,14 @@ mod tests {
             ),
             " ? irqlock::shared::Shared::increment+0x13/0x96 [irqlock]"
         );
-        assert_eq!(
-            demangle_line("at: _RNvXs_INVALID+0x1/0x2"),
-            "at: _RNvXs_INVALID+0x1/0x2"
-        );
+        assert_eq!(demangle_line("at: _RNvXs_INVALID+0x1/0x2"), "at: _RNvXs_INVALID+0x1/0x2");
         assert_eq!(demangle_line("plain text"), "plain text");
     }
 
     #[test]
     fn reads_frames() {
-        assert_eq!(
-            frame("  ? __mutex_lock+0x64/0x4fa"),
-            Some(("__mutex_lock".into(), false))
-        );
-        assert_eq!(
-            frame(" hrtimer_interrupt+0x8b/0xf5"),
-            Some(("hrtimer_interrupt".into(), true))
-        );
+        assert_eq!(frame("  ? __mutex_lock+0x64/0x4fa"), Some(("__mutex_lock".into(), false)));
+        assert_eq!(frame(" hrtimer_interrupt+0x8b/0xf5"), Some(("hrtimer_interrupt".into(), true)));
         assert_eq!(frame(" f+0x13/0x96 [irqlock]"), Some(("f".into(), true)));
         assert_eq!(frame("RIP: 0010:f+0x1/0x2"), Some(("f".into(), true)));
         assert_eq!(frame("irqlock: counter=1+0x2/0x3 more words"), None);
@@ -735,9 +626,7 @@ mod fixtures {
     use crate::setup::project_dir;
 
     fn parse_fixture(name: &str) -> Vec<Report> {
-        let path = project_dir()
-            .join("tests/fixtures")
-            .join(format!("{name}.log"));
+        let path = project_dir().join("tests/fixtures").join(format!("{name}.log"));
         parse(&String::from_utf8_lossy(&std::fs::read(path).unwrap()))
     }
 
@@ -751,17 +640,11 @@ mod fixtures {
             "BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"
         );
         assert_eq!(sleep.kind, Kind::AtomicSleep);
-        assert_eq!(
-            sleep.location.as_deref(),
-            Some("kernel/locking/mutex.c:623")
-        );
+        assert_eq!(sleep.location.as_deref(), Some("kernel/locking/mutex.c:623"));
         assert!(sleep.lines[0].starts_with("BUG: sleeping function called"));
         assert_eq!(sleep.lines.last().unwrap().trim(), "</TASK>");
         assert!(!sleep.truncated);
-        assert_eq!(
-            lockdep.title,
-            "WARNING: locking bug in irqlock::shared::Shared::increment"
-        );
+        assert_eq!(lockdep.title, "WARNING: locking bug in irqlock::shared::Shared::increment");
         assert_eq!(lockdep.kind, Kind::Lockdep);
         assert!(lockdep.lines[0].starts_with("====="));
         assert_eq!(lockdep.lines[1], "[ BUG: Invalid wait context ]");
@@ -783,9 +666,7 @@ mod fixtures {
         let reports = parse(cut);
         assert_eq!(reports.len(), 1);
         assert!(reports[0].truncated);
-        assert!(reports[0]
-            .title
-            .ends_with("in irqlock::shared::Shared::increment"));
+        assert!(reports[0].title.ends_with("in irqlock::shared::Shared::increment"));
     }
 }
 
@@ -798,15 +679,9 @@ mod synthetic {
 
     const CASES: &[(&str, &[&str])] = &[
         ("scheduling-while-atomic", &["BUG: scheduling while atomic in irqlock::sleep"]),
-        (
-            "smp-processor-id",
-            &["BUG: using smp_processor_id() in preemptible code in pick_cpu_counter"],
-        ),
+        ("smp-processor-id", &["BUG: using smp_processor_id() in preemptible code in pick_cpu_counter"]),
         ("circular-locking", &["possible deadlock in take_both"]),
-        (
-            "inconsistent-lock-state",
-            &["inconsistent lock state in irqlock::shared::Shared::increment"],
-        ),
+        ("inconsistent-lock-state", &["inconsistent lock state in irqlock::shared::Shared::increment"]),
         ("warning", &["WARNING in lab_probe"]),
         ("kernel-bug", &["kernel BUG in kfree"]),
         (
@@ -832,9 +707,7 @@ mod synthetic {
     ];
 
     fn parse_case(name: &str) -> Vec<Report> {
-        let path = project_dir()
-            .join("tests/fixtures/synthetic")
-            .join(format!("{name}.log"));
+        let path = project_dir().join("tests/fixtures/synthetic").join(format!("{name}.log"));
         parse(&std::fs::read_to_string(path).unwrap())
     }
 
@@ -852,17 +725,8 @@ mod synthetic {
     fn every_fixture_is_in_the_table() {
         let dir = project_dir().join("tests/fixtures/synthetic");
         for entry in std::fs::read_dir(dir).unwrap() {
-            let name = entry
-                .unwrap()
-                .path()
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            assert!(
-                CASES.iter().any(|(n, _)| *n == name),
-                "{name} has no expected titles"
-            );
+            let name = entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(CASES.iter().any(|(n, _)| *n == name), "{name} has no expected titles");
         }
     }
 
@@ -878,25 +742,16 @@ mod synthetic {
         assert_eq!(kind("hung-task"), Kind::Stall);
         assert_eq!(parse_case("hard-lockup-panic")[1].kind, Kind::Panic);
         let location = |name: &str| parse_case(name)[0].location.clone();
-        assert_eq!(
-            location("warning").as_deref(),
-            Some("drivers/misc/lab.c:42")
-        );
+        assert_eq!(location("warning").as_deref(), Some("drivers/misc/lab.c:42"));
         assert_eq!(location("kernel-bug").as_deref(), Some("mm/slub.c:4567"));
-        assert_eq!(
-            location("ubsan").as_deref(),
-            Some("drivers/misc/lab.c:77:12")
-        );
+        assert_eq!(location("ubsan").as_deref(), Some("drivers/misc/lab.c:77:12"));
     }
 
     #[test]
     fn other_cpus_lines_stay_out_of_a_report() {
         let report = &parse_case("interleaved-cpus")[0];
         assert_eq!((report.first_line, report.last_line), (1, 15));
-        assert!(report
-            .lines
-            .iter()
-            .all(|l| !l.contains("other_cpu_frame") && !l.contains("harness")));
+        assert!(report.lines.iter().all(|l| !l.contains("other_cpu_frame") && !l.contains("harness")));
         assert_eq!(report.lines.len(), 12);
     }
 
@@ -904,13 +759,7 @@ mod synthetic {
     fn a_null_dereference_takes_its_oops_line() {
         let report = &parse_case("null-deref-then-panic")[0];
         assert_eq!(report.kind, Kind::Oops);
-        assert!(report
-            .lines
-            .iter()
-            .any(|l| l.starts_with("Oops: Oops: 0000")));
-        assert_eq!(
-            report.lines.last().unwrap(),
-            "---[ end trace 0000000000000000 ]---"
-        );
+        assert!(report.lines.iter().any(|l| l.starts_with("Oops: Oops: 0000")));
+        assert_eq!(report.lines.last().unwrap(), "---[ end trace 0000000000000000 ]---");
     }
 }

@@ -1,0 +1,328 @@
+//! `cargo xtask demo`: the lesson as a slide. Boots the `spinlock_irqsave` and `mutex`
+//! scenarios, compares what the handler did in each, then walks through the real kernel report
+//! line by line, and ends with the fix.
+
+use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS};
+use crate::harness::{self, Prepared};
+use crate::kernel::SourceChoice;
+use crate::scenario::{self, Scenario};
+use crate::setup::project_dir;
+use crate::symbols;
+use crate::triage::{self, Report};
+use std::io::IsTerminal;
+
+/// ANSI styles, or nothing when the output is not a terminal or NO_COLOR is set.
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn detect() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self { on: std::io::stdout().is_terminal() && !no_color }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn heading(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    fn bad(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    fn good(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    fn note(&self, text: &str) -> String {
+        self.paint("36", text)
+    }
+}
+
+/// What `preempt_count` says, field by field (include/linux/preempt.h in 7.3).
+pub fn decode_preempt_count(count: u32) -> String {
+    let mut parts = Vec::new();
+    let field = |shift: u32, bits: u32| (count >> shift) & ((1 << bits) - 1);
+    if field(28, 4) != 0 {
+        parts.push(format!("in NMI ({})", field(28, 4)));
+    }
+    if field(24, 4) != 0 {
+        parts.push(format!("hard-IRQ count {}", field(24, 4)));
+    }
+    if field(16, 8) != 0 {
+        parts.push(format!("hard IRQs disabled {}", field(16, 8)));
+    }
+    if field(8, 8) != 0 {
+        parts.push(format!("softirq {:#x}", field(8, 8)));
+    }
+    if field(0, 8) != 0 {
+        parts.push(format!("preemption disabled {}", field(0, 8)));
+    }
+    if parts.is_empty() {
+        "0: preemptible task context, where sleeping is allowed".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The explanation of one report line, if it needs one.
+fn annotate(line: &str, guilty: Option<&str>, source: Option<&str>) -> Option<String> {
+    let trimmed = line.trim();
+    if let Some(rest) = trimmed.strip_prefix("BUG: sleeping function called from invalid context at ") {
+        return Some(format!(
+            "might_sleep() at {rest}, inside mutex_lock(), found the caller where sleeping is forbidden"
+        ));
+    }
+    if trimmed.starts_with("in_atomic(): 1, irqs_disabled(): 1") {
+        return Some(
+            "in_atomic(): 1: preemption is off, here because this is hard-IRQ context; \
+             irqs_disabled(): 1: interrupts are off on this CPU; pid/name: the task that was \
+             interrupted, not the culprit"
+                .to_string(),
+        );
+    }
+    if let Some(rest) = trimmed.strip_prefix("preempt_count: ") {
+        let value = rest.split(',').next().unwrap_or("").trim();
+        if let Ok(count) = u32::from_str_radix(value, 16) {
+            return Some(format!("{value} = {}; sleeping needs 0", decode_preempt_count(count)));
+        }
+    }
+    match trimmed {
+        "<IRQ>" => return Some("from here to </IRQ>: the interrupt stack, hard-IRQ context".to_string()),
+        "</IRQ>" => return Some("end of the interrupt; below, the task it interrupted".to_string()),
+        "[ BUG: Invalid wait context ]" => {
+            return Some("lockdep: this lock may not be taken in this context".to_string())
+        }
+        "context-{3:3}" => {
+            return Some(
+                "the context allows locks up to wait type 3 (spinlock_t); a mutex is 4 (may sleep)"
+                    .to_string(),
+            )
+        }
+        _ => {}
+    }
+    if trimmed.contains("(irqlock_mutex){") {
+        return Some("irqlock_mutex, wait type {4:4}: a sleeping lock".to_string());
+    }
+    let symbol = trimmed.trim_start_matches("? ").split('+').next().unwrap_or("");
+    let function = triage::demangle(symbol);
+    if guilty == Some(function.as_str()) {
+        return Some(format!("the guilty frame: {}", source.unwrap_or("the module's code")));
+    }
+    let explain = [
+        ("dump_stack_lvl", "printing this report"),
+        ("__might_resched", "might_sleep()'s check"),
+        ("__mutex_lock", "mutex_lock(): the call that may sleep"),
+        ("__hrtimer_run_queues", "the timer core runs expired timers' callbacks"),
+        ("hrtimer_interrupt", "the local timer interrupt"),
+        ("__handle_irq_event_percpu", "the IRQ core calls the device's handler"),
+    ];
+    if let Some((_, text)) = explain.iter().find(|(name, _)| function == *name) {
+        return Some(text.to_string());
+    }
+    if function.starts_with("<irqlock::ticker::Ticker as") {
+        return Some("irqlock's timer callback".to_string());
+    }
+    None
+}
+
+/// The module's lines from a console: `irqlock: process: ...` and friends.
+fn module_line<'a>(console: &'a str, prefix: &str) -> Option<&'a str> {
+    console.lines().map(triage::strip_prefix).find_map(|l| {
+        let at = l.find(prefix)?;
+        Some(l[at + prefix.len()..].trim())
+    })
+}
+
+fn short_context(line: Option<&str>) -> String {
+    let Some(line) = line else { return "-".to_string() };
+    line.split_whitespace().filter(|w| !w.starts_with("cpu=")).collect::<Vec<_>>().join(" ")
+}
+
+struct Boot {
+    scenario: Scenario,
+    console: String,
+    verdict: scenario::Verdict,
+    seconds: f64,
+}
+
+fn boot(prepared: &Prepared, name: &str) -> Result<Boot> {
+    let path = project_dir().join("tests/scenarios").join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).context(|| format!("could not read {}", path.display()))?;
+    let scenario = Scenario::parse(name, &text)?;
+    let out = project_dir().join("target/irqlock-demo");
+    let (verdict, console, seconds) = harness::boot_scenario(prepared, &scenario, &out)?;
+    Ok(Boot { scenario, console, verdict, seconds })
+}
+
+/// `cargo xtask demo`.
+pub fn demo(source: &SourceChoice) -> Result<i32> {
+    let prepared = harness::prepare(source)?;
+    eprintln!("demo: booting the spinlock_irqsave and mutex scenarios");
+    let (good, bad) = std::thread::scope(|scope| {
+        let good = scope.spawn(|| boot(&prepared, "spinlock_irqsave"));
+        let bad = scope.spawn(|| boot(&prepared, "mutex"));
+        (good.join().expect("boot thread"), bad.join().expect("boot thread"))
+    });
+    let (good, bad) = (good?, bad?);
+    let style = Style::detect();
+    print!("{}", render(&style, &good, &bad, &prepared.module));
+    let passed = good.verdict.passed() && bad.verdict.passed();
+    if !passed {
+        let failures: Vec<String> =
+            good.verdict.failures.iter().chain(bad.verdict.failures.iter()).cloned().collect();
+        return Err(Error {
+            message: format!("the boots did not go as the lesson says:\n{}", failures.join("\n")),
+            exit_code: EXIT_FAIL,
+        });
+    }
+    Ok(EXIT_PASS)
+}
+
+fn render(style: &Style, good: &Boot, bad: &Boot, ko: &std::path::Path) -> String {
+    let mut out = String::new();
+    out += &style.heading("irqlock: the same interrupt handler, two locks\n");
+    out += "A timer interrupt increments a counter shared with process context, 8 times.\n\n";
+
+    let column = |boot: &Boot| -> Vec<String> {
+        let reports = &boot.verdict.reports;
+        vec![
+            short_context(module_line(&boot.console, "irqlock: process: ")),
+            short_context(module_line(&boot.console, "irqlock: handler: ")),
+            module_line(&boot.console, "irqlock: done: ").unwrap_or("-").to_string(),
+            if reports.is_empty() { "none".to_string() } else { format!("{} (below)", reports.len()) },
+            format!("{:.1}s", boot.seconds),
+        ]
+    };
+    let labels = ["process context", "handler", "result", "kernel reports", "boot to verdict"];
+    let (left, right) = (column(good), column(bad));
+    let names = [style.good("spinlock_irqsave"), style.bad(&format!("{:<16}", "mutex"))];
+    for (i, label) in labels.iter().enumerate() {
+        out += &format!("{}\n", style.heading(label));
+        out += &format!("  {}  {}\n", names[0], left[i]);
+        out += &format!("  {}  {}\n", names[1], right[i]);
+    }
+
+    for report in &bad.verdict.reports {
+        out += &format!("\n{}\n", style.heading(&format!("The kernel's report: {}", report.title)));
+        out += &walk(style, report, ko);
+    }
+
+    out += &format!("\n{}\n", style.heading("The fix"));
+    out += "An interrupt handler must not sleep, and mutex_lock() may. Either take a lock that never\n\
+            sleeps, with interrupts disabled where process context shares it (rust/shared.rs):\n\n\
+            \x20   LockMode::SpinlockIrqsave => *self.spinlock_irqsave.lock() += 1,   // spin_lock_irqsave()\n\
+            \x20   LockMode::Mutex => *self.mutex.lock() += 1,                        // may sleep: the bug\n\n\
+            or keep the mutex and take it where sleeping is allowed, out of the hard handler:\n\n\
+            \x20   cargo xtask run --lock mutex --handler workqueue            # a work item takes it\n\
+            \x20   cargo xtask run --lock mutex --source edu --handler threaded # the IRQ thread takes it\n\n\
+            The left column is the first fix: the same handler, no report.\n";
+    let _ = &good.scenario;
+    out
+}
+
+/// The report's lines with their explanations; register dumps and the second copy of the
+/// call trace are left out.
+fn walk(style: &Style, report: &Report, ko: &std::path::Path) -> String {
+    let root = project_dir();
+    let guilty = report.guilty_function.as_deref();
+    let mut out = String::new();
+    let mut skipping_registers = false;
+    let mut in_trace = false;
+    for line in &report.lines {
+        let trimmed = line.trim();
+        if trimmed == "Call Trace:" {
+            in_trace = true;
+        }
+        if report.kind == triage::Kind::Lockdep && trimmed == "stack backtrace:" {
+            out += &style.note("  (its call trace is the one above)\n");
+            break;
+        }
+        let is_register = trimmed.starts_with("RIP: ")
+            || trimmed.starts_with("Code: ")
+            || trimmed.starts_with("RSP: ")
+            || trimmed.starts_with("RAX: ")
+            || trimmed.starts_with("RDX: ")
+            || trimmed.starts_with("RBP: ")
+            || trimmed.starts_with("R10: ")
+            || trimmed.starts_with("R13: ");
+        if is_register {
+            if !skipping_registers {
+                out += &style.note("  (registers of the interrupted task left out)\n");
+            }
+            skipping_registers = true;
+            continue;
+        }
+        skipping_registers = false;
+        if trimmed.starts_with("hardirqs last") || trimmed.starts_with("softirqs last") {
+            continue;
+        }
+        // "? " frames are stale return addresses the unwinder found on the stack.
+        if in_trace && trimmed.starts_with("? ") {
+            continue;
+        }
+        let shown = triage::demangle_line(line);
+        let source = in_trace
+            .then(|| {
+                let frame = trimmed.trim_start_matches("? ").split_whitespace().next()?;
+                let (symbol, offset) = symbols::split_frame(frame)?;
+                (triage::demangle(symbol) == guilty.unwrap_or("")).then_some(())?;
+                symbols::source_line(ko, symbol, offset, &root)
+            })
+            .flatten();
+        let painted = if trimmed.starts_with("BUG:") || trimmed.starts_with("[ BUG") {
+            style.bad(&shown)
+        } else {
+            shown
+        };
+        out += &format!("  {painted}\n");
+        if let Some(text) = annotate(line, guilty, source.as_deref()) {
+            out += &format!("      {}\n", style.note(&format!("^ {text}")));
+        }
+        if trimmed == "</IRQ>" && report.kind != triage::Kind::Lockdep {
+            out += &style.note("  (the interrupted task's frames left out)\n");
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_preempt_counts() {
+        assert_eq!(decode_preempt_count(0x1000001), "hard-IRQ count 1, preemption disabled 1");
+        assert_eq!(decode_preempt_count(0x1000101), "hard-IRQ count 1, softirq 0x1, preemption disabled 1");
+        assert_eq!(decode_preempt_count(0), "0: preemptible task context, where sleeping is allowed");
+    }
+
+    #[test]
+    fn annotates_the_key_lines() {
+        let guilty = Some("irqlock::shared::Shared::increment");
+        let note = |l: &str| annotate(l, guilty, Some("rust/shared.rs:54"));
+        assert!(note("preempt_count: 1000001, expected: 0").unwrap().contains("hard-IRQ count 1"));
+        assert!(note(" <IRQ>").unwrap().contains("hard-IRQ context"));
+        assert_eq!(
+            note(" _RNvMNtCs4asRcsLwItn_7irqlock6sharedNtB2_6Shared9increment+0x13/0x96 [irqlock]")
+                .as_deref(),
+            Some("the guilty frame: rust/shared.rs:54")
+        );
+        assert_eq!(note("RCU nest depth: 0, expected: 0"), None);
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert_eq!(Style { on: false }.bad("BUG"), "BUG");
+        assert_eq!(Style { on: true }.bad("BUG"), "\x1b[31mBUG\x1b[0m");
+    }
+}

@@ -1,0 +1,136 @@
+//! The lab exercises under `docs/labs/`: their expected-output blocks are checked against the
+//! console of a real boot of the scenario they name, so the docs cannot drift from the kernel.
+//!
+//! A checked block is a fenced block whose info string names the scenario:
+//!
+//! ````text
+//! ```console scenario=mutex
+//! [    2.172012] BUG: sleeping function called from invalid context at kernel/locking/mutex.c:...
+//! ```
+//! ````
+//!
+//! Each line must appear in the scenario's console, in order; timestamps are ignored, runs of
+//! white space count as one, and `...` stands for any text (a CPU number, an address).
+
+use crate::error::{Context, Result};
+use crate::scenario;
+use std::path::{Path, PathBuf};
+
+/// One checked block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub file: PathBuf,
+    /// 1-based line of the opening fence.
+    pub line: usize,
+    pub scenario: String,
+    pub lines: Vec<String>,
+}
+
+impl Block {
+    /// A short name for KTAP: `docs/labs/01-mutex.md:23`.
+    pub fn name(&self, root: &Path) -> String {
+        let file = self.file.strip_prefix(root).unwrap_or(&self.file);
+        format!("{}:{}", file.display(), self.line)
+    }
+
+    /// The block's lines the console lacks, as messages (empty when it matches).
+    pub fn check(&self, console: &str) -> Vec<String> {
+        scenario::missing_in_order(console, &self.lines)
+    }
+}
+
+/// The checked blocks of one Markdown text.
+pub fn blocks(file: &Path, text: &str) -> Vec<Block> {
+    let mut found = Vec::new();
+    let mut open: Option<Block> = None;
+    let mut unchecked = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let fence = trimmed.starts_with("```");
+        if unchecked {
+            unchecked = !fence;
+            continue;
+        }
+        if let Some(block) = open.as_mut() {
+            if fence {
+                found.push(open.take().expect("open"));
+            } else if !line.trim().is_empty() {
+                block.lines.push(line.to_string());
+            }
+            continue;
+        }
+        if let Some(info) = trimmed.strip_prefix("```") {
+            match info.split_whitespace().find_map(|w| w.strip_prefix("scenario=")) {
+                Some(name) => {
+                    open = Some(Block {
+                        file: file.to_path_buf(),
+                        line: i + 1,
+                        scenario: name.to_string(),
+                        lines: Vec::new(),
+                    })
+                }
+                None => unchecked = true,
+            }
+        }
+    }
+    found
+}
+
+/// Every checked block under `dir`, files in name order.
+pub fn load(dir: &Path) -> Result<Vec<Block>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .context(|| format!("could not read {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    paths.sort();
+    let mut all = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).context(|| format!("could not read {}", path.display()))?;
+        all.extend(blocks(&path, &text));
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::project_dir;
+
+    #[test]
+    fn finds_only_blocks_that_name_a_scenario() {
+        let text = "# Lab\n```sh\ninsmod irqlock.ko\n```\n\n```console scenario=mutex\n[ 1.0] BUG: x\n\nin_atomic(): 1\n```\n```text\nnot checked\n```\n";
+        let found = blocks(Path::new("lab.md"), text);
+        assert_eq!(
+            found,
+            [Block {
+                file: "lab.md".into(),
+                line: 6,
+                scenario: "mutex".into(),
+                lines: vec!["[ 1.0] BUG: x".into(), "in_atomic(): 1".into()]
+            }]
+        );
+        assert!(found[0].check("[ 2.0] BUG: x\n[ 2.1] in_atomic(): 1\n").is_empty());
+        assert_eq!(found[0].check("[ 2.1] in_atomic(): 1\n[ 2.0] BUG: x\n").len(), 1);
+    }
+
+    /// The docs against the consoles captured from real boots (tests/fixtures/); `cargo xtask
+    /// test` checks them against fresh boots too.
+    #[test]
+    fn every_lab_block_matches_its_captured_boot() {
+        let root = project_dir();
+        let all = load(&root.join("docs/labs")).unwrap();
+        assert!(!all.is_empty(), "docs/labs has no checked blocks");
+        for block in all {
+            let fixture = root.join("tests/fixtures").join(format!("{}.log", block.scenario));
+            let console = std::fs::read_to_string(&fixture)
+                .unwrap_or_else(|_| panic!("{}: no scenario {}", block.name(&root), block.scenario));
+            let missing = block.check(&console);
+            assert!(missing.is_empty(), "{}: {missing:?}", block.name(&root));
+        }
+    }
+}
