@@ -148,7 +148,6 @@ fn short_context(line: Option<&str>) -> String {
 }
 
 struct Boot {
-    scenario: Scenario,
     console: String,
     verdict: scenario::Verdict,
     seconds: f64,
@@ -160,7 +159,7 @@ fn boot(prepared: &Prepared, name: &str) -> Result<Boot> {
     let scenario = Scenario::parse(name, &text)?;
     let out = project_dir().join("target/irqlock-demo");
     let (verdict, console, seconds) = harness::boot_scenario(prepared, &scenario, &out)?;
-    Ok(Boot { scenario, console, verdict, seconds })
+    Ok(Boot { console, verdict, seconds })
 }
 
 /// `cargo xtask demo`.
@@ -225,7 +224,6 @@ fn render(style: &Style, good: &Boot, bad: &Boot, ko: &std::path::Path) -> Strin
             \x20   cargo xtask run --lock mutex --handler workqueue            # a work item takes it\n\
             \x20   cargo xtask run --lock mutex --source edu --handler threaded # the IRQ thread takes it\n\n\
             The left column is the first fix: the same handler, no report.\n";
-    let _ = &good.scenario;
     out
 }
 
