@@ -81,6 +81,13 @@ fn annotate(line: &str, guilty: Option<&str>, source: Option<&str>) -> Option<St
             "might_sleep() at {rest}, inside mutex_lock(), found the caller where sleeping is forbidden"
         ));
     }
+    if trimmed.starts_with("do not call blocking ops when !TASK_RUNNING") {
+        return Some(
+            "the interrupt landed on a task already on its way to sleep; might_sleep() warns about \
+             that first (it depends on timing, not on the module)"
+                .to_string(),
+        );
+    }
     if trimmed.starts_with("in_atomic(): 1, irqs_disabled(): 1") {
         return Some(
             "in_atomic(): 1: preemption is off, here because this is hard-IRQ context; \

@@ -467,6 +467,14 @@ pub fn parse(log: &str) -> Vec<Report> {
                 reports.push(finish(o, &lines, false));
             }
             let mut members = Vec::new();
+            // WARN() and BUG() begin at their "cut here" line, and WARN()'s message stands
+            // between it and the "WARNING:" line.
+            if matches!(found.kind, Kind::Warning | Kind::Bug) {
+                let back = i.saturating_sub(3);
+                if let Some(cut) = (back..i).rev().find(|&j| lines[j].contains("[ cut here ]")) {
+                    members.extend((cut..i).filter(|&j| caller.is_none() || callers[j] == caller));
+                }
+            }
             // Lockdep's header begins at the row of `=` above the title.
             if found.kind == Kind::Lockdep && previous.starts_with("====") {
                 if let Some(j) = (0..i).rev().find(|&j| lines[j] == previous) {
