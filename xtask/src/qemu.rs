@@ -23,6 +23,9 @@ pub struct Vm {
     pub timeout: Duration,
     /// Give the console to the user (keyboard in, screen out) instead of only capturing it.
     pub interactive: bool,
+    /// A line the guest prints once user space runs, and how long the kernel may take to get
+    /// there; past that the boot itself hung, whatever the scenario.
+    pub boot_marker: Option<(String, Duration)>,
 }
 
 /// How the VM ended.
@@ -32,6 +35,9 @@ pub enum End {
     Exited(Option<i32>),
     /// The timeout passed and the harness stopped QEMU.
     TimedOut,
+    /// The kernel did not reach user space in time (a boot hang, before any scenario step);
+    /// the harness stopped QEMU.
+    BootHang,
 }
 
 /// A finished boot: how it ended, its console, and how long it took.
@@ -117,11 +123,20 @@ impl Vm {
             let _ = stderr.read_to_string(&mut text);
             text
         });
+        let mut booted = self.boot_marker.is_none();
+        let mut boot_hang = false;
         let status: Option<ExitStatus> = loop {
             if let Some(status) = child.try_wait().context(|| "waiting for QEMU".into())? {
                 break Some(status);
             }
-            if !self.interactive && start.elapsed() >= self.timeout {
+            if let (false, Some((marker, deadline))) = (booted, &self.boot_marker) {
+                if start.elapsed() >= *deadline {
+                    booted = std::fs::read(console)
+                        .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(marker.as_str()));
+                    boot_hang = !booted;
+                }
+            }
+            if boot_hang || (!self.interactive && start.elapsed() >= self.timeout) {
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -132,6 +147,7 @@ impl Vm {
         let _ = reader.join();
         let qemu_errors = errors.join().unwrap_or_default();
         let end = match status {
+            None if boot_hang => End::BootHang,
             None => End::TimedOut,
             Some(status) => {
                 // QEMU exits non-zero without booting when its options or files are wrong.
@@ -165,10 +181,74 @@ mod tests {
             cmdline: vec!["watchdog_thresh=2".into()],
             timeout: Duration::from_secs(1),
             interactive: false,
+            boot_marker: None,
         };
         let line = cmd::display(&vm.command());
         assert!(line.contains(" -smp 2 -m 512 "), "{line}");
         assert!(line.contains(" -device edu "), "{line}");
         assert!(line.ends_with("-append 'console=ttyS0 panic=-1 watchdog_thresh=2'"), "{line}");
+    }
+}
+
+/// The harness's own timeouts, with stand-ins for QEMU: shell scripts that hang or exit.
+#[cfg(test)]
+mod timeouts {
+    use super::*;
+
+    fn vm(script: &str, dir: &Path) -> Vm {
+        let qemu = dir.join("qemu");
+        std::fs::write(&qemu, format!("#!/bin/sh\n{script}\n")).unwrap();
+        Command::new("chmod").arg("+x").arg(&qemu).status().unwrap();
+        Vm {
+            qemu,
+            kernel: "bzImage".into(),
+            initrd: "initrd".into(),
+            cpus: 1,
+            memory_mb: 64,
+            devices: Vec::new(),
+            cmdline: Vec::new(),
+            timeout: Duration::from_secs(3),
+            interactive: false,
+            boot_marker: Some(("irqlock-harness: begin".into(), Duration::from_secs(1))),
+        }
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("irqlock-qemu-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_silent_boot_is_a_boot_hang() {
+        let d = dir("silent");
+        let run = vm("exec sleep 30", &d).boot(&d.join("console.log"), false).unwrap();
+        assert_eq!(run.end, End::BootHang);
+        assert!(run.wall < Duration::from_secs(3), "{:?}", run.wall);
+    }
+
+    #[test]
+    fn a_guest_that_never_ends_is_stopped_at_the_timeout() {
+        let d = dir("stuck");
+        let run =
+            vm("echo 'irqlock-harness: begin'; exec sleep 30", &d).boot(&d.join("console.log"), false).unwrap();
+        assert_eq!(run.end, End::TimedOut);
+        assert!(std::fs::read_to_string(&run.console).unwrap().contains("begin"));
+    }
+
+    #[test]
+    fn a_guest_that_powers_off_has_exited() {
+        let d = dir("exits");
+        let run =
+            vm("echo 'irqlock-harness: begin'; echo bye", &d).boot(&d.join("console.log"), false).unwrap();
+        assert_eq!(run.end, End::Exited(Some(0)));
+        assert_eq!(std::fs::read_to_string(&run.console).unwrap(), "irqlock-harness: begin\nbye\n");
+    }
+
+    #[test]
+    fn qemu_refusing_to_start_is_an_error_not_a_verdict() {
+        let d = dir("refuses");
+        let err = vm("echo 'qemu: -device edu: unknown' >&2; exit 1", &d).boot(&d.join("console.log"), false);
+        assert!(err.unwrap_err().message.contains("QEMU failed"));
     }
 }

@@ -279,7 +279,7 @@ pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
     let mut failures = Vec::new();
 
     let seen_outcome = match end {
-        End::TimedOut => Outcome::Hang,
+        End::TimedOut | End::BootHang => Outcome::Hang,
         End::Exited(_) if !marks.ended => Outcome::Panic,
         End::Exited(_) if reports.is_empty() => Outcome::Clean,
         End::Exited(_) => Outcome::Reports,
@@ -287,11 +287,14 @@ pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
     let outcome_ok = match expect.outcome {
         // A panic is seen as a report, so "panic" needs the VM to end early by itself.
         Outcome::Panic => seen_outcome == Outcome::Panic,
-        Outcome::Hang => seen_outcome == Outcome::Hang,
-        Outcome::Clean | Outcome::Reports => marks.ended && end != End::TimedOut,
+        Outcome::Hang => end == End::TimedOut,
+        Outcome::Clean | Outcome::Reports => marks.ended && matches!(end, End::Exited(_)),
     };
     if !outcome_ok {
         let what = match seen_outcome {
+            Outcome::Hang if end == End::BootHang => {
+                "the kernel hung before user space, twice; the harness stopped it".to_string()
+            }
             Outcome::Hang => format!(
                 "the VM hung: no end of the init script within {}s; the harness stopped it",
                 scenario.timeout_s
@@ -383,6 +386,7 @@ mod tests {
         assert!(missing.failures[0].contains("lacks \"irqlock: done\""), "{:?}", missing.failures);
         let warned = format!("[ 1.0] irqlock: done: 8\nWARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n---[ end trace 0 ]---\n{END}");
         assert!(!judge(&s, &warned, End::Exited(Some(0))).passed());
+        assert!(!judge(&s, &log, End::BootHang).passed());
         let hung = judge(&s, "[ 1.0] irqlock: done: 8\n", End::TimedOut);
         assert!(hung.failures[0].contains("hung"), "{:?}", hung.failures);
     }
