@@ -230,8 +230,9 @@ mod timeouts {
     #[test]
     fn a_guest_that_never_ends_is_stopped_at_the_timeout() {
         let d = dir("stuck");
-        let run =
-            vm("echo 'irqlock-harness: begin'; exec sleep 30", &d).boot(&d.join("console.log"), false).unwrap();
+        let run = vm("echo 'irqlock-harness: begin'; exec sleep 30", &d)
+            .boot(&d.join("console.log"), false)
+            .unwrap();
         assert_eq!(run.end, End::TimedOut);
         assert!(std::fs::read_to_string(&run.console).unwrap().contains("begin"));
     }
