@@ -51,6 +51,7 @@ impl Prepared {
             timeout,
             interactive: finish == Finish::Shell,
             boot_marker: Some((format!("{} begin", initramfs::MARKER), BOOT_DEADLINE)),
+            harness_log: Some(dir.join("harness.log")),
         })
     }
 }
@@ -87,8 +88,18 @@ pub fn boot_scenario(
     }
     let bytes = std::fs::read(&run.console).context(|| "could not read the console".into())?;
     let log = String::from_utf8_lossy(&bytes).into_owned();
-    let verdict = scenario::judge(scenario, &log, run.end);
+    let harness = read_harness_log(&vm);
+    let verdict = scenario::judge_with(scenario, &log, &harness, run.end);
     Ok((verdict, log, started.elapsed().as_secs_f64()))
+}
+
+/// What the init script wrote to ttyS1, or nothing.
+fn read_harness_log(vm: &Vm) -> String {
+    vm.harness_log
+        .as_ref()
+        .and_then(|path| std::fs::read(path).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\r', ""))
+        .unwrap_or_default()
 }
 
 fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Outcome {
@@ -303,7 +314,8 @@ pub fn run(options: &RunOptions) -> Result<i32> {
     )
     .into_owned();
     let reports = triage::parse(&log);
-    let marks = scenario::markers(&log);
+    let harness = read_harness_log(&vm);
+    let marks = scenario::markers(if harness.is_empty() { &log } else { &harness });
     let insmod = match marks.exits.iter().find(|(n, _)| *n == 1) {
         Some((_, 0)) => "insmod ok".to_string(),
         Some((_, status)) => format!("insmod failed (exit {status})"),

@@ -10,6 +10,9 @@ use std::path::Path;
 /// Prefix of the lines the init script prints for the harness.
 pub const MARKER: &str = "irqlock-harness:";
 
+/// The guest's second serial port, which only the init script writes to.
+pub const HARNESS_TTY: &str = "/dev/ttyS1";
+
 /// Where the module sits in the guest.
 pub const MODULE_PATH: &str = "/irqlock.ko";
 
@@ -71,18 +74,24 @@ pub fn init_script(steps: &[Step], finish: Finish) -> String {
          mount -t sysfs sysfs /sys\n\
          mount -t devtmpfs devtmpfs /dev\n",
     );
-    script += &format!("echo '{MARKER} begin'\n");
+    // Markers and step output go to the console for people, and to ttyS1, which carries
+    // nothing else, for the harness: on the console, kernel messages can cut a line in two.
+    script += &format!("echo '{MARKER} begin' | tee {HARNESS_TTY}\n");
     for (i, step) in steps.iter().enumerate() {
         let n = i + 1;
         let command = step.command();
-        script += &format!("echo {}\n", shell_quote(&format!("{MARKER} step {n}: {command}")));
-        script += &format!("{command}\n");
-        script += &format!("echo \"{MARKER} step {n}: exit=$?\"\n");
+        let announce = shell_quote(&format!("{MARKER} step {n}: {command}"));
+        script += &format!("echo {announce} | tee {HARNESS_TTY}\n");
+        script += &format!("{command} > /tmp/out 2>&1\n");
+        script += "status=$?\n";
+        script += &format!("cat /tmp/out; cat /tmp/out > {HARNESS_TTY}\n");
+        script += &format!("echo \"{MARKER} step {n}: exit=$status\" | tee {HARNESS_TTY}\n");
     }
     match finish {
         Finish::PowerOff => {
-            script += &format!("echo \"{MARKER} tainted=$(cat /proc/sys/kernel/tainted)\"\n");
-            script += &format!("echo '{MARKER} end'\n");
+            let tainted = format!("{MARKER} tainted=$(cat /proc/sys/kernel/tainted)");
+            script += &format!("echo \"{tainted}\" | tee {HARNESS_TTY}\n");
+            script += &format!("echo '{MARKER} end' | tee {HARNESS_TTY}\n");
         }
         Finish::Shell => {
             script += "echo 'irqlock lab shell: the module is /irqlock.ko; exit powers the VM off'\n";
@@ -187,10 +196,12 @@ mod tests {
             &[Step::Insmod(vec!["lock=mutex".into(), "x=a b".into()]), Step::Rmmod],
             Finish::PowerOff,
         );
-        assert!(script
-            .contains("echo 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\\''x=a b'\\'''\n"));
-        assert!(script.contains("insmod /irqlock.ko lock=mutex 'x=a b'\n"));
-        assert!(script.contains("echo \"irqlock-harness: step 2: exit=$?\"\n"));
-        assert!(script.ends_with("echo 'irqlock-harness: end'\nreboot -f\n"));
+        let step1 =
+            r"echo 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\''x=a b'\''' | tee /dev/ttyS1";
+        assert!(script.contains(&format!("{step1}\n")), "{script}");
+        assert!(script.contains("insmod /irqlock.ko lock=mutex 'x=a b' > /tmp/out 2>&1\nstatus=$?\n"));
+        assert!(script.contains("cat /tmp/out; cat /tmp/out > /dev/ttyS1\n"));
+        assert!(script.contains("echo \"irqlock-harness: step 2: exit=$status\" | tee /dev/ttyS1\n"));
+        assert!(script.ends_with("echo 'irqlock-harness: end' | tee /dev/ttyS1\nreboot -f\n"));
     }
 }

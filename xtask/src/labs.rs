@@ -35,7 +35,7 @@ impl Block {
 
     /// The block's lines the console lacks, as messages (empty when it matches).
     pub fn check(&self, console: &str) -> Vec<String> {
-        scenario::missing_in_order(console, &self.lines)
+        scenario::missing_in_order(console, &self.lines).into_iter().map(|(_, message)| message).collect()
     }
 }
 

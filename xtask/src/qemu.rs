@@ -26,6 +26,9 @@ pub struct Vm {
     /// A line the guest prints once user space runs, and how long the kernel may take to get
     /// there; past that the boot itself hung, whatever the scenario.
     pub boot_marker: Option<(String, Duration)>,
+    /// The file behind the guest's second serial port (ttyS1), where the init script writes
+    /// its markers and step output, apart from kernel messages.
+    pub harness_log: Option<PathBuf>,
 }
 
 /// How the VM ended.
@@ -66,6 +69,10 @@ impl Vm {
         qemu.arg("-no-reboot");
         // The guest's ttyS0 on QEMU's stdin/stdout.
         qemu.args(["-serial", "stdio"]);
+        if let Some(path) = &self.harness_log {
+            // ttyS1: the harness's own channel, which kernel messages never cut into.
+            qemu.arg("-serial").arg(format!("file:{}", path.display()));
+        }
         // The same machine every run.
         qemu.args(["-machine", "q35"]);
         qemu.arg("-kernel").arg(&self.kernel);
@@ -182,10 +189,12 @@ mod tests {
             timeout: Duration::from_secs(1),
             interactive: false,
             boot_marker: None,
+            harness_log: Some("/t/harness.log".into()),
         };
         let line = cmd::display(&vm.command());
         assert!(line.contains(" -smp 2 -m 512 "), "{line}");
         assert!(line.contains(" -device edu "), "{line}");
+        assert!(line.contains(" -serial stdio -serial file:/t/harness.log "), "{line}");
         assert!(line.ends_with("-append 'console=ttyS0 panic=-1 watchdog_thresh=2'"), "{line}");
     }
 }
@@ -210,6 +219,7 @@ mod timeouts {
             timeout: Duration::from_secs(3),
             interactive: false,
             boot_marker: Some(("irqlock-harness: begin".into(), Duration::from_secs(1))),
+            harness_log: None,
         }
     }
 

@@ -240,7 +240,7 @@ fn matches(line: &str, wanted: &str) -> bool {
 ///
 /// Timestamps are left out on both sides, Rust symbols are demangled, runs of white space
 /// count as one, and `...` in a wanted line stands for any text.
-pub fn missing_in_order(log: &str, wanted: &[String]) -> Vec<String> {
+pub fn missing_in_order(log: &str, wanted: &[String]) -> Vec<(String, String)> {
     let lines: Vec<String> =
         log.lines().map(|l| squeeze(&triage::demangle_line(triage::strip_prefix(l)))).collect();
     let mut failures = Vec::new();
@@ -249,7 +249,7 @@ pub fn missing_in_order(log: &str, wanted: &[String]) -> Vec<String> {
         let squeezed = squeeze(triage::strip_prefix(want));
         match lines[from..].iter().position(|l| matches(l, &squeezed)) {
             Some(at) => from += at + 1,
-            None => failures.push(format!("the console lacks {want:?} (after line {from})")),
+            None => failures.push((want.clone(), format!("the console lacks {want:?} (after line {from})"))),
         }
     }
     failures
@@ -272,10 +272,17 @@ impl Verdict {
 }
 
 /// Judges a boot of `scenario` from its console log and how the VM ended.
+#[cfg(test)]
 pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
+    judge_with(scenario, log, "", end)
+}
+
+/// Judges a boot from its console and the init script's own channel (`harness`, ttyS1),
+/// which has the markers and step output intact; without it, the console's copy is used.
+pub fn judge_with(scenario: &Scenario, log: &str, harness: &str, end: End) -> Verdict {
     let expect = &scenario.expect;
     let reports = triage::parse(log);
-    let marks = markers(log);
+    let marks = markers(if harness.trim().is_empty() { log } else { harness });
     let mut failures = Vec::new();
 
     let seen_outcome = match end {
@@ -319,7 +326,11 @@ pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
             let text = errno_text(errno).unwrap_or(errno);
             if *status == 0 {
                 failures.push(format!("insmod succeeded; expected it to fail with {errno}"));
-            } else if !log.lines().any(|l| l.contains("insmod: can't insert") && l.contains(text)) {
+            } else if !log
+                .lines()
+                .chain(harness.lines())
+                .any(|l| l.contains("insmod: can't insert") && l.contains(text))
+            {
                 failures.push(format!("insmod failed, but not with {errno} ({text})"));
             }
         }
@@ -355,7 +366,18 @@ pub fn judge(scenario: &Scenario, log: &str, end: End) -> Verdict {
         }
     }
 
-    failures.extend(missing_in_order(log, &expect.log));
+    // Step output (such as /proc/interrupts) is intact on the harness channel.
+    let missing = missing_in_order(log, &expect.log);
+    let step_output: Vec<String> = harness.lines().map(squeeze).collect();
+    failures.extend(
+        missing
+            .into_iter()
+            .filter(|(want, _)| {
+                let want = squeeze(want);
+                !step_output.iter().any(|l| matches(l, &want))
+            })
+            .map(|(_, message)| message),
+    );
     Verdict { failures, reports }
 }
 
@@ -516,5 +538,27 @@ mod tolerated_fixture {
             .lines
             .iter()
             .any(|l| l.contains("do not call blocking ops when !TASK_RUNNING")));
+    }
+}
+
+#[cfg(test)]
+mod harness_channel {
+    use super::*;
+    use crate::setup::project_dir;
+
+    /// A real boot in which a kernel message cut the console's copy of "step 1: exit=0" in two.
+    #[test]
+    fn markers_come_from_the_harness_channel() {
+        let root = project_dir();
+        let text = std::fs::read_to_string(root.join("tests/scenarios/mutex.toml")).unwrap();
+        let scenario = Scenario::parse("mutex", &text).unwrap();
+        let console = std::fs::read_to_string(root.join("tests/fixtures/mutex-split-marker.log")).unwrap();
+        let console_only = judge(&scenario, &console, End::Exited(Some(0)));
+        assert!(console_only.failures.iter().any(|f| f.contains("insmod's exit status is missing")));
+        let harness = "irqlock-harness: begin\nirqlock-harness: step 1: insmod /irqlock.ko lock=mutex\n\
+                       irqlock-harness: step 1: exit=0\nirqlock-harness: step 2: rmmod irqlock\n\
+                       irqlock-harness: step 2: exit=0\nirqlock-harness: tainted=4608\nirqlock-harness: end\n";
+        let verdict = judge_with(&scenario, &console, harness, End::Exited(Some(0)));
+        assert!(verdict.passed(), "{:?}", verdict.failures);
     }
 }
