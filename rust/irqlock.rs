@@ -123,7 +123,7 @@ impl IrqLock {
             let mut held = Delta::ZERO;
             while held < CONTENDED_HOLD {
                 udelay(Delta::from_micros(100));
-                held = held + Delta::from_micros(100);
+                held += Delta::from_micros(100);
             }
             drop(guard);
             timer

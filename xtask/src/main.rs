@@ -76,6 +76,8 @@ enum Commands {
     Kernel(KernelArgs),
     /// Build irqlock.ko against the cached kernel and print where it is.
     Module(KernelArgs),
+    /// Check the module with the kernel's gates: rustfmt settings and CLIPPY=1, warnings denied.
+    Lint(KernelArgs),
     /// Boot once, load the module with these parameters, show the console and a verdict.
     Run {
         /// How the handler takes the lock: spinlock_irqsave, mutex, spinlock,
@@ -149,6 +151,10 @@ fn run(cli: Cli) -> Result<i32> {
             let tools = setup::setup(false)?;
             let build = kernel::build(&tools, &args.choice())?;
             println!("{}", build.dir.display());
+        }
+        Commands::Lint(args) => {
+            let prepared = harness::prepare(&args.choice())?;
+            module::lint(&prepared.tools, &prepared.kernel)?;
         }
         Commands::Module(args) => {
             let prepared = harness::prepare(&args.choice())?;

@@ -1,7 +1,7 @@
 //! Building `irqlock.ko` against a cached kernel build tree, as `make KDIR=...` would.
 
 use crate::cmd;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result, EXIT_FAIL};
 use crate::kernel;
 use crate::setup::{project_dir, Toolchain};
 use std::path::PathBuf;
@@ -26,4 +26,47 @@ pub fn build(tools: &Toolchain, kernel: &kernel::Build) -> Result<PathBuf> {
         .env("LIBCLANG_PATH", &tools.libclang_dir);
     cmd::run_logged(&mut make, &out.join("build.log"), "module build", Duration::from_secs(30))?;
     Ok(out.join("irqlock.ko"))
+}
+
+/// `cargo xtask lint`: the module against the kernel's own gates: rustfmt with the kernel's
+/// settings, and a `CLIPPY=1` build in which any warning is an error.
+pub fn lint(tools: &Toolchain, kernel: &kernel::Build) -> Result<()> {
+    let root = project_dir();
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(root.join("rust"))
+        .context(|| "could not read rust/".into())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    sources.sort();
+    let rustfmt_toml = kernel.dir.join("source/.rustfmt.toml");
+    // A check that ran and found something is a failure (exit 1), not "could not run".
+    let failed = |e: Error| Error { exit_code: EXIT_FAIL, ..e };
+    cmd::run(
+        Command::new("rustfmt")
+            .args(["--check", "--edition", "2021", "--config-path"])
+            .arg(&rustfmt_toml)
+            .args(&sources),
+    )
+    .map_err(failed)?;
+
+    let out = root.join("target/irqlock-lint");
+    // A fresh tree, so that every file is checked, not only the changed ones.
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).context(|| format!("could not create {}", out.display()))?;
+    let mut make = Command::new("make");
+    make.arg("-C")
+        .arg(&kernel.dir)
+        .arg(format!("M={}", root.display()))
+        .arg(format!("MO={}", out.display()))
+        .arg(format!("RUSTC={}", tools.rustc.display()))
+        .arg(format!("BINDGEN={}", tools.bindgen.display()))
+        .arg("CLIPPY=1")
+        .arg(format!("CLIPPY_DRIVER={}", tools.clippy_driver.display()))
+        .arg("KRUSTFLAGS=-Dwarnings")
+        .env("LIBCLANG_PATH", &tools.libclang_dir);
+    cmd::run_logged(&mut make, &out.join("lint.log"), "module clippy", Duration::from_secs(30))
+        .map_err(failed)?;
+    eprintln!("lint: rustfmt and clippy are clean for rust/");
+    Ok(())
 }

@@ -32,6 +32,8 @@ pub fn project_dir() -> PathBuf {
 pub struct Toolchain {
     /// A rustc whose sysroot has core's source, as the kernel needs.
     pub rustc: PathBuf,
+    /// Clippy for that rustc.
+    pub clippy_driver: PathBuf,
     pub bindgen: PathBuf,
     /// The directory that holds libclang.so, for bindgen.
     pub libclang_dir: PathBuf,
@@ -57,6 +59,7 @@ impl Toolchain {
 }
 
 const RUSTC: &str = "/usr/bin/rustc";
+const CLIPPY_DRIVER: &str = "/usr/bin/clippy-driver";
 const LIBCLANG_DIR: &str = "/usr/lib/llvm-22/lib";
 const BUSYBOX: &str = "/bin/busybox";
 /// bindgen for kernel 7.3 with libclang 22: at least 0.72.1. This one is known to work.
@@ -118,6 +121,11 @@ fn requirements() -> Vec<Requirement> {
                         .unwrap_or(false)
             },
             install: Install::Apt(&["rustc-web", "rust-web-src"]),
+        },
+        Requirement {
+            what: "clippy for that rustc, for the kernel's CLIPPY=1 lint of the module",
+            present: || Path::new(CLIPPY_DRIVER).exists(),
+            install: Install::Apt(&["rust-web-clippy"]),
         },
         Requirement {
             what: "libclang 22 for bindgen",
@@ -267,6 +275,7 @@ pub fn ensure() -> Result<Toolchain> {
         .expect("checked above");
     Ok(Toolchain {
         rustc: RUSTC.into(),
+        clippy_driver: CLIPPY_DRIVER.into(),
         bindgen: bindgen_path(),
         libclang_dir: LIBCLANG_DIR.into(),
         qemu,
