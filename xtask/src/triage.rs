@@ -146,6 +146,10 @@ fn start(line: &str, previous: &str) -> Option<Start> {
             if rest.contains("-safe -> ") && rest.contains("-unsafe lock order detected") {
                 return Some(s(Kind::Lockdep, "possible deadlock in {}"));
             }
+            // WARNING: insmod/123 still has locks held!
+            if rest.ends_with("still has locks held!") {
+                return Some(s(Kind::Lockdep, "WARNING: still has locks held in {}"));
+            }
         }
     }
     if let Some(rest) = line.strip_prefix("WARNING: CPU: ") {
@@ -708,6 +712,7 @@ mod synthetic {
         ),
         ("rcu-stall", &["INFO: rcu detected stall in lab_busy_loop"]),
         ("hung-task", &["INFO: task hung in lab_wait"]),
+        ("locks-held", &["WARNING: still has locks held in lab_exit_to_user"]),
         (
             "interleaved-cpus",
             &["BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"],
