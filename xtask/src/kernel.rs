@@ -8,7 +8,7 @@
 
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::setup::{cache_dir, project_dir, Apt, Toolchain};
+use crate::setup::{cache_dir, files_with_extension, project_dir, Apt, Toolchain};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -161,13 +161,7 @@ pub fn source(choice: &SourceChoice) -> Result<Source> {
 /// The config fragments under `configs/`, in name order, with their contents.
 pub fn fragments() -> Result<Vec<(PathBuf, String)>> {
     let dir = project_dir().join("configs");
-    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
-        .context(|| format!("could not read {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "config"))
-        .collect();
-    paths.sort();
+    let paths = files_with_extension(&dir, "config")?;
     paths
         .into_iter()
         .map(|p| {

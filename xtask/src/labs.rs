@@ -14,6 +14,7 @@
 
 use crate::error::{Context, Result};
 use crate::scenario;
+use crate::setup::files_with_extension;
 use std::path::{Path, PathBuf};
 
 /// One checked block.
@@ -81,13 +82,7 @@ pub fn load(dir: &Path) -> Result<Vec<Block>> {
     if !dir.exists() {
         return Ok(Vec::new());
     }
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .context(|| format!("could not read {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "md"))
-        .collect();
-    paths.sort();
+    let paths = files_with_extension(dir, "md")?;
     let mut all = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(&path).context(|| format!("could not read {}", path.display()))?;

@@ -7,9 +7,10 @@
 use crate::error::{Context, Error, Result};
 use crate::initramfs::{Step, MARKER};
 use crate::qemu::End;
+use crate::setup::files_with_extension;
 use crate::triage::{self, Report};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How a scenario's boot must end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -147,13 +148,7 @@ impl Scenario {
 
 /// Every scenario under `dir`, in name order.
 pub fn load_all(dir: &Path) -> Result<Vec<Scenario>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .context(|| format!("could not read {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
+    let paths = files_with_extension(dir, "toml")?;
     paths
         .iter()
         .map(|path| {
