@@ -530,8 +530,12 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     let st = open.start;
     let body: Vec<&str> = open.members.iter().map(|&j| lines[j]).collect();
     let guilty_function = st.named_function.clone().or_else(|| guilty(&body));
-    let function = guilty_function.clone().unwrap_or_else(|| "unknown".to_string());
-    let title = st.title.replace("{}", &function);
+    // Without a guilty function (no call trace, as when the stuck CPU was idle), the title
+    // names only the report.
+    let title = match &guilty_function {
+        Some(function) => st.title.replace("{}", function),
+        None => st.title.replace(" in {}", "").replace("{}", "unknown"),
+    };
     let location =
         st.location.clone().or_else(|| body.iter().find_map(|l| after(l, " at ").and_then(location_at)));
     Report {
