@@ -73,23 +73,34 @@ impl EduIrq<'_> {
     }
 }
 
-impl irq::Handler for EduIrq<'_> {
-    fn handle(&self) -> IrqReturn {
+impl EduIrq<'_> {
+    /// The hard-IRQ part for both kinds of handler; false if the interrupt was not ours.
+    fn take(&self) -> bool {
         if !self.acknowledge() {
-            return IrqReturn::None;
+            return false;
         }
         Lesson::hard_irq(self.lesson.as_arc_borrow());
-        IrqReturn::Handled
+        true
+    }
+}
+
+impl irq::Handler for EduIrq<'_> {
+    fn handle(&self) -> IrqReturn {
+        if self.take() {
+            IrqReturn::Handled
+        } else {
+            IrqReturn::None
+        }
     }
 }
 
 impl irq::ThreadedHandler for EduIrq<'_> {
     fn handle(&self) -> ThreadedIrqReturn {
-        if !self.acknowledge() {
-            return ThreadedIrqReturn::None;
+        if self.take() {
+            ThreadedIrqReturn::WakeThread
+        } else {
+            ThreadedIrqReturn::None
         }
-        Lesson::hard_irq(self.lesson.as_arc_borrow());
-        ThreadedIrqReturn::WakeThread
     }
 
     fn handle_threaded(&self) -> IrqReturn {

@@ -504,6 +504,7 @@ mod fixtures {
     use super::*;
     use crate::setup::project_dir;
 
+    /// The console log `tests/fixtures/<name>.log`.
     fn fixture(name: &str) -> String {
         let path = project_dir().join("tests/fixtures").join(format!("{name}.log"));
         String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned()
@@ -511,6 +512,10 @@ mod fixtures {
 
     fn scenarios() -> Vec<Scenario> {
         load_all(&project_dir().join("tests/scenarios")).unwrap()
+    }
+
+    fn scenario(name: &str) -> Scenario {
+        scenarios().into_iter().find(|s| s.name == name).unwrap()
     }
 
     #[test]
@@ -540,69 +545,40 @@ mod fixtures {
             assert!(!verdict.passed(), "{}", scenario.name);
         }
     }
-}
-
-#[cfg(test)]
-mod tolerated_fixture {
-    use super::*;
-    use crate::setup::project_dir;
 
     /// A real boot in which the edu interrupt landed on a task that was about to sleep.
     #[test]
     fn the_blocking_ops_warning_is_tolerated_and_recognised() {
-        let root = project_dir();
-        let text = std::fs::read_to_string(root.join("tests/scenarios/edu_mutex_intx.toml")).unwrap();
-        let scenario = Scenario::parse("edu_mutex_intx", &text).unwrap();
-        let log =
-            std::fs::read_to_string(root.join("tests/fixtures/edu_mutex_intx-not-running.log")).unwrap();
-        let verdict = judge(&scenario, &log, End::Exited(Some(0)));
+        let log = fixture("edu_mutex_intx-not-running");
+        let verdict = judge(&scenario("edu_mutex_intx"), &log, End::Exited(Some(0)));
         assert!(verdict.passed(), "{:?}", verdict.failures);
         assert_eq!(verdict.reports[0].title, "WARNING in __might_sleep");
-        assert!(verdict.reports[0]
-            .lines
-            .iter()
-            .any(|l| l.contains("do not call blocking ops when !TASK_RUNNING")));
+        let message = "do not call blocking ops when !TASK_RUNNING";
+        assert!(verdict.reports[0].lines.iter().any(|l| l.contains(message)));
     }
-}
-
-#[cfg(test)]
-mod harness_channel {
-    use super::*;
-    use crate::setup::project_dir;
 
     /// A real boot in which a kernel message cut the console's copy of "step 1: exit=0" in two.
     #[test]
     fn markers_come_from_the_harness_channel() {
-        let root = project_dir();
-        let text = std::fs::read_to_string(root.join("tests/scenarios/mutex.toml")).unwrap();
-        let scenario = Scenario::parse("mutex", &text).unwrap();
-        let console = std::fs::read_to_string(root.join("tests/fixtures/mutex-split-marker.log")).unwrap();
-        let console_only = judge(&scenario, &console, End::Exited(Some(0)));
+        let mutex = scenario("mutex");
+        let console = fixture("mutex-split-marker");
+        let console_only = judge(&mutex, &console, End::Exited(Some(0)));
         assert!(console_only.failures.iter().any(|f| f.contains("insmod's exit status is missing")));
         let harness = "irqlock-harness: begin\nirqlock-harness: step 1: insmod /irqlock.ko lock=mutex\n\
                        irqlock-harness: step 1: exit=0\nirqlock-harness: step 2: rmmod irqlock\n\
                        irqlock-harness: step 2: exit=0\nirqlock-harness: tainted=4608\nirqlock-harness: end\n";
-        let verdict = judge_with(&scenario, &console, harness, End::Exited(Some(0)));
+        let verdict = judge_with(&mutex, &console, harness, End::Exited(Some(0)));
         assert!(verdict.passed(), "{:?}", verdict.failures);
     }
-}
-
-#[cfg(test)]
-mod contended_fixtures {
-    use super::*;
-    use crate::setup::project_dir;
 
     /// Both real endings of `mutex_contended`: the handler spins on the owner, or the mutex
     /// slowpath schedules away from the interrupt ("scheduling while atomic").
     #[test]
-    fn both_endings_pass() {
-        let root = project_dir();
-        let text = std::fs::read_to_string(root.join("tests/scenarios/mutex_contended.toml")).unwrap();
-        let scenario = Scenario::parse("mutex_contended", &text).unwrap();
-        for fixture in ["mutex_contended.log", "mutex_contended-scheduled.log"] {
-            let log = std::fs::read_to_string(root.join("tests/fixtures").join(fixture)).unwrap();
-            let verdict = judge(&scenario, &log, End::Exited(Some(0)));
-            assert!(verdict.passed(), "{fixture}: {:?}", verdict.failures);
+    fn both_contended_endings_pass() {
+        let contended = scenario("mutex_contended");
+        for name in ["mutex_contended", "mutex_contended-scheduled"] {
+            let verdict = judge(&contended, &fixture(name), End::Exited(Some(0)));
+            assert!(verdict.passed(), "{name}: {:?}", verdict.failures);
         }
     }
 }
