@@ -98,6 +98,9 @@ choice_param!(
 /// Accepted range of `period_us`: faster than 10 us starves an emulated CPU.
 const PERIOD_US_RANGE: core::ops::RangeInclusive<u32> = 10..=1_000_000;
 
+/// Accepted range of `defer_us`.
+const DEFER_US_RANGE: core::ops::RangeInclusive<u32> = 0..=100_000;
+
 /// The parameters of one load of the module.
 #[derive(Clone, Copy)]
 pub(crate) struct Config {
@@ -108,11 +111,13 @@ pub(crate) struct Config {
     /// Interrupts to take; 0 runs until `rmmod` (`source=hrtimer` only).
     pub(crate) count: u32,
     pub(crate) period_us: u32,
+    /// Microseconds each run of the deferred path sleeps before taking the lock.
+    pub(crate) defer_us: u32,
 }
 
 impl Config {
     /// Reads the parameters and refuses combinations that do not make sense, naming the fix.
-    pub(crate) fn from_params(count: u32, period_us: u32) -> Result<Self> {
+    pub(crate) fn from_params(count: u32, period_us: u32, defer_us: u32) -> Result<Self> {
         let config = Self {
             lock: lock.get(),
             source: source.get(),
@@ -120,6 +125,7 @@ impl Config {
             irq: irq.get(),
             count,
             period_us,
+            defer_us,
         };
         let refuse = |why: core::fmt::Arguments<'_>| {
             pr_err!("{}\n", why);
@@ -131,6 +137,25 @@ impl Config {
                 period_us,
                 PERIOD_US_RANGE.start(),
                 PERIOD_US_RANGE.end()
+            ));
+        }
+        if !DEFER_US_RANGE.contains(&defer_us) {
+            return refuse(format_args!(
+                "defer_us={} is out of range; accepted: {} to {}",
+                defer_us,
+                DEFER_US_RANGE.start(),
+                DEFER_US_RANGE.end()
+            ));
+        }
+        if defer_us != 0 && config.handler == HandlerMode::Hard {
+            return refuse(format_args!(
+                "defer_us needs handler=workqueue or handler=threaded: the hard handler must not sleep"
+            ));
+        }
+        if irq.given() && config.source != Source::Edu {
+            return refuse(format_args!(
+                "irq={} needs source=edu: only the edu device has an interrupt kind to choose",
+                config.irq.name()
             ));
         }
         if config.handler == HandlerMode::Threaded && config.source != Source::Edu {
@@ -175,6 +200,10 @@ impl kernel::fmt::Display for Config {
         if self.source == Source::Edu {
             write!(f, " irq={}", self.irq.name())?;
         }
-        write!(f, " count={} period_us={}", self.count, self.period_us)
+        write!(f, " count={} period_us={}", self.count, self.period_us)?;
+        if self.defer_us != 0 {
+            write!(f, " defer_us={}", self.defer_us)?;
+        }
+        Ok(())
     }
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Evidence of the context code runs in, as the kernel itself sees it.
+//! Evidence of the context code runs in, as the kernel itself sees it, and a way to stay on
+//! one CPU.
 
+use core::marker::PhantomData;
 use kernel::prelude::*;
 
 extern "C" {
@@ -9,6 +11,33 @@ extern "C" {
     fn irqlock_irqs_disabled() -> c_int;
     fn irqlock_preempt_count() -> c_uint;
     fn irqlock_cpu() -> c_uint;
+    fn irqlock_preempt_disable();
+    fn irqlock_preempt_enable();
+}
+
+/// Preemption off, and so migration too, until dropped: the task keeps its CPU and nothing
+/// else runs there but interrupts.
+pub(crate) struct NoPreempt {
+    /// `preempt_enable()` must run in the task that disabled it: not `Send`.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl NoPreempt {
+    pub(crate) fn new() -> Self {
+        // SAFETY: `preempt_disable()` may be called from any context; `Drop` pairs it with
+        // `preempt_enable()` in the same task, since the guard cannot leave it.
+        unsafe { irqlock_preempt_disable() };
+        Self {
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for NoPreempt {
+    fn drop(&mut self) {
+        // SAFETY: `new` disabled preemption in this task, once; this undoes exactly that.
+        unsafe { irqlock_preempt_enable() };
+    }
 }
 
 /// A snapshot of the current CPU's execution context.
@@ -22,8 +51,9 @@ pub(crate) struct Context {
 impl Context {
     /// Reads the context of the caller.
     pub(crate) fn current() -> Self {
-        // SAFETY: These functions only read the current CPU's preempt count and interrupt flag;
-        // they are safe to call from any context.
+        // SAFETY: These functions, declared above as `rust/irq_context.c` defines them, only
+        // read the current CPU's preempt count and interrupt flag and its number; they are safe
+        // to call from any context.
         unsafe {
             Self {
                 in_hardirq: irqlock_in_hardirq() != 0,
@@ -32,6 +62,12 @@ impl Context {
                 cpu: irqlock_cpu(),
             }
         }
+    }
+}
+
+impl Context {
+    pub(crate) fn cpu(&self) -> u32 {
+        self.cpu
     }
 }
 

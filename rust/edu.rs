@@ -51,8 +51,11 @@ const BAR_SIZE: usize = 0x80;
 /// The status bit the raise register sets.
 const IRQ_BIT: u32 = 1;
 
-/// Whether a device was probed during this load, for init to report ENODEV otherwise.
-pub(crate) static PROBED: Atomic<bool> = Atomic::new(false);
+/// How the probe of this load went, for init: [`NOT_PROBED`], [`PROBED`], or the negative
+/// errno the probe failed with.
+pub(crate) static PROBE: Atomic<i32> = Atomic::new(NOT_PROBED);
+pub(crate) const NOT_PROBED: i32 = 0;
+pub(crate) const PROBED: i32 = 1;
 
 /// The handler: acknowledges the device, then hands the interrupt to the [`Lesson`].
 struct EduIrq<'bound> {
@@ -124,16 +127,25 @@ impl Registration<'_> {
     }
 }
 
-/// A bound device. Fields drop in order: the handler first, then the vectors it uses.
+/// A bound device.
+///
+/// # Invariants
+///
+/// `irq` is `Some` until `drop`, which frees it first: the handler is gone before the vectors
+/// it was requested on (a rule of `pci::IrqVectorRegistration`) and before the work item is
+/// flushed, whatever the order of the fields.
 pub(crate) struct EduData<'bound> {
-    _irq: Registration<'bound>,
+    irq: Option<Registration<'bound>>,
     _vectors: Pin<KBox<pci::IrqVectorRegistration<'bound>>>,
     lesson: Arc<Lesson>,
 }
 
 impl Drop for EduData<'_> {
     fn drop(&mut self) {
-        // Dropping `irq` (next) frees the IRQ after waiting for a running handler.
+        // Frees the IRQ, after waiting for a running handler (and its IRQ thread).
+        drop(self.irq.take());
+        // Nothing queues the work item any more; wait for one already queued.
+        self.lesson.flush_work();
         self.lesson.report("unloaded: irq freed, ");
     }
 }
@@ -193,8 +205,9 @@ impl EduDriver {
         })
     }
 
-    /// Raises `count` interrupts, one at a time, and waits for the interrupt path.
-    fn raise(pdev: &pci::Device<Core<'_>>, irq: &Registration<'_>, lesson: &Lesson) {
+    /// Raises `count` interrupts, one at a time, and waits for the interrupt path; fails with
+    /// `ETIMEDOUT` if an interrupt never reaches the handler.
+    fn raise(pdev: &pci::Device<Core<'_>>, irq: &Registration<'_>, lesson: &Lesson) -> Result {
         let period = Delta::from_micros(i64::from(lesson.config.period_us));
         for n in 1..=lesson.config.count {
             irq.bar().write32(IRQ_BIT, REG_IRQ_RAISE);
@@ -205,12 +218,53 @@ impl EduDriver {
                 waited += 1;
             }
             if lesson.interrupts() < n {
-                dev_err!(pdev, "interrupt {} never reached the handler\n", n);
-                return;
+                dev_err!(pdev, "interrupt {} never reached the handler in 1 s\n", n);
+                return Err(ETIMEDOUT);
             }
             fsleep(period);
         }
         lesson.wait_done();
+        Ok(())
+    }
+
+    fn bind<'bound>(pdev: &'bound pci::Device<Core<'_>>) -> Result<EduData<'bound>> {
+        let lesson = Lesson::new(crate::config()?)?;
+        lesson.process_increment();
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+
+        let kind = match lesson.config.irq {
+            IrqKind::Intx => pci::IrqType::Intx,
+            IrqKind::Msi => pci::IrqType::Msi,
+        };
+        let vectors = KBox::pin(
+            pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::default().with(kind))?,
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The vectors live in a heap allocation that `EduData` owns, so this reference
+        // stays valid while the allocation does. Its only user is the handler registration,
+        // which is dropped before the vectors: by `EduData::drop` (its type invariant), or, on
+        // the error paths below, because `irq` is declared after `vectors` and locals drop in
+        // reverse order.
+        let vectors_ref: &'bound pci::IrqVectorRegistration<'bound> =
+            unsafe { &*core::ptr::from_ref(&*vectors) };
+        let vector = vectors_ref.index(0)?;
+        let number = IrqRequest::from(vector);
+        dev_info!(
+            pdev,
+            "edu: irq={} vector {}\n",
+            lesson.config.irq.name(),
+            number.irq()
+        );
+        let irq = Self::register(pdev, number, &lesson)?;
+        Self::raise(pdev, &irq, &lesson)?;
+        lesson.report("done: ");
+        // INVARIANT: `irq` is `Some`.
+        Ok(EduData {
+            irq: Some(irq),
+            _vectors: vectors,
+            lesson,
+        })
     }
 }
 
@@ -224,46 +278,17 @@ impl pci::Driver for EduDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
-        (|| -> Result<EduData<'bound>> {
-            if pdev.vendor_id().as_raw() != EDU_VENDOR || pdev.device_id() != EDU_DEVICE {
-                return Err(ENODEV);
-            }
-            let lesson = Lesson::new(crate::config()?)?;
-            lesson.process_increment();
-            pdev.enable_device_mem()?;
-            pdev.set_master();
-
-            let kind = match lesson.config.irq {
-                IrqKind::Intx => pci::IrqType::Intx,
-                IrqKind::Msi => pci::IrqType::Msi,
-            };
-            let vectors = KBox::pin(
-                pdev.alloc_irq_vectors(1, 1, pci::IrqTypes::default().with(kind))?,
-                GFP_KERNEL,
-            )?;
-            // SAFETY: The vectors live in a heap allocation that `EduData` owns, so this
-            // reference stays valid while the allocation does; `EduData` drops the handler
-            // registration, the only user of the reference, before the vectors.
-            let vectors_ref: &'bound pci::IrqVectorRegistration<'bound> =
-                unsafe { &*core::ptr::from_ref(&*vectors) };
-            let vector = vectors_ref.index(0)?;
-            let number = IrqRequest::from(vector);
-            dev_info!(
-                pdev,
-                "edu: irq={} vector {}\n",
-                lesson.config.irq.name(),
-                number.irq()
-            );
-            let irq = Self::register(pdev, number, &lesson)?;
-            PROBED.store(true, ordering::Release);
-
-            Self::raise(pdev, &irq, &lesson);
-            lesson.report("done: ");
-            Ok(EduData {
-                _irq: irq,
-                _vectors: vectors,
-                lesson,
-            })
-        })()
+        if pdev.vendor_id().as_raw() != EDU_VENDOR || pdev.device_id() != EDU_DEVICE {
+            return Err(ENODEV);
+        }
+        let bound = Self::bind(pdev);
+        PROBE.store(
+            match &bound {
+                Ok(_) => PROBED,
+                Err(e) => e.to_errno(),
+            },
+            ordering::Release,
+        );
+        bound
     }
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The execution context as the kernel itself sees it. These are macros and
- * inline functions in C, so the kernel crate has no bindings for them; the
- * handler calls these to log evidence of where it runs.
+ * The execution context as the kernel itself sees it, and preemption control.
+ * These are macros and inline functions in C, so the kernel crate has no
+ * bindings for them; the handler calls these to log evidence of where it runs,
+ * and process context disables preemption so that the timer's interrupts
+ * always interrupt it.
  */
 
 #include <linux/irqflags.h>
@@ -13,6 +15,8 @@ int irqlock_in_hardirq(void);
 int irqlock_irqs_disabled(void);
 unsigned int irqlock_preempt_count(void);
 unsigned int irqlock_cpu(void);
+void irqlock_preempt_disable(void);
+void irqlock_preempt_enable(void);
 
 int irqlock_in_hardirq(void)
 {
@@ -32,4 +36,14 @@ unsigned int irqlock_preempt_count(void)
 unsigned int irqlock_cpu(void)
 {
 	return raw_smp_processor_id();
+}
+
+void irqlock_preempt_disable(void)
+{
+	preempt_disable();
+}
+
+void irqlock_preempt_enable(void)
+{
+	preempt_enable();
 }

@@ -38,8 +38,13 @@ mod ticker;
 
 use config::{
     Config,
+    HandlerMode,
     LockMode,
     Source, //
+};
+use context::{
+    Context,
+    NoPreempt, //
 };
 use kernel::{
     driver, pci,
@@ -76,6 +81,10 @@ module! {
             default: 1000,
             description: "Microseconds between interrupts (10 to 1000000)",
         },
+        defer_us: u32 {
+            default: 0,
+            description: "Microseconds each run of the deferred path sleeps first (handler=workqueue or threaded; 0 to 100000)",
+        },
     },
 }
 
@@ -84,8 +93,13 @@ pub(crate) fn config() -> Result<Config> {
     Config::from_params(
         module_parameters::count.value(),
         module_parameters::period_us.value(),
+        module_parameters::defer_us.value(),
     )
 }
+
+/// The longest process context busy-waits, preemption off, for the interrupts (`count` times
+/// `period_us`); longer loads sleep instead.
+const BUSY_WAIT_MAX_US: u64 = 100_000;
 
 /// How long process context holds the mutex for `lock=mutex_contended`: far longer than the
 /// timer period, so that the interrupt arrives while it is held.
@@ -114,10 +128,35 @@ impl IrqLock {
         let ticker = Ticker::new(lesson.clone())?;
         let period = ticker.period();
 
+        if config.handler == HandlerMode::Hard
+            && config.lock != LockMode::MutexContended
+            && config.count != 0
+            && u64::from(config.count) * u64::from(config.period_us) <= BUSY_WAIT_MAX_US
+        {
+            // Every interrupt of this load interrupts this task, running, on this CPU: with
+            // preemption off, the timer starts pinned here and nothing else runs here, so what
+            // the kernel reports about the interrupted task is the same in every run.
+            let no_preempt = NoPreempt::new();
+            pr_info!(
+                "process: busy on cpu={} until the interrupts are done\n",
+                Context::current().cpu()
+            );
+            let timer = ticker.start(period);
+            while !lesson.is_done() {
+                udelay(Delta::from_micros(10));
+            }
+            drop(no_preempt);
+            lesson.report("done: ");
+            return Ok(Running::Timer { lesson, timer });
+        }
+
         let timer = if config.lock == LockMode::MutexContended {
             // Process context holds the mutex, busy, while the timer pinned to this CPU fires:
-            // the handler cannot sleep, so it spins on an owner that cannot run again.
+            // the handler cannot sleep, so it spins on an owner that cannot run again. With
+            // preemption off, the owner cannot move to the other CPU (where it would run on and
+            // release the mutex): the interrupt always lands on the owner.
             let guard = lesson.shared().mutex().lock();
+            let no_preempt = NoPreempt::new();
             pr_info!("process: holding irqlock_mutex while the timer fires on this CPU\n");
             let timer = ticker.start(period);
             let mut held = Delta::ZERO;
@@ -125,6 +164,7 @@ impl IrqLock {
                 udelay(Delta::from_micros(100));
                 held += Delta::from_micros(100);
             }
+            drop(no_preempt);
             drop(guard);
             timer
         } else {
@@ -139,16 +179,27 @@ impl IrqLock {
     }
 
     fn start_edu(module: &'static ThisModule) -> Result<Running> {
-        edu::PROBED.store(false, ordering::Relaxed);
+        edu::PROBE.store(edu::NOT_PROBED, ordering::Relaxed);
         let registration = KBox::pin_init(
             driver::Registration::<pci::Adapter<edu::EduDriver>>::new(c"irqlock", module),
             GFP_KERNEL,
         )?;
-        if !edu::PROBED.load(ordering::Acquire) {
-            pr_err!(
-                "source=edu: no edu device (PCI 1234:11e8) was probed; start QEMU with `-device edu`\n"
-            );
-            return Err(ENODEV);
+        match edu::PROBE.load(ordering::Acquire) {
+            edu::PROBED => {}
+            edu::NOT_PROBED => {
+                pr_err!(
+                    "source=edu: no edu device (PCI 1234:11e8) was probed; start QEMU with `-device edu`\n"
+                );
+                return Err(ENODEV);
+            }
+            errno => {
+                let error = Error::from_errno(errno);
+                pr_err!(
+                    "source=edu: the edu device is there, but its probe failed with {:?}\n",
+                    error
+                );
+                return Err(error);
+            }
         }
         Ok(Running::Edu {
             _driver: registration,
@@ -172,6 +223,8 @@ impl Drop for IrqLock {
     fn drop(&mut self) {
         if let Running::Timer { lesson, timer } = &mut self.running {
             timer.cancel();
+            // Nothing queues the work item once the timer is cancelled; wait for a queued one.
+            lesson.flush_work();
             lesson.report("unloaded: timer cancelled, ");
         }
         // `Running::Edu` unregisters the driver when dropped; the device's data reports then.

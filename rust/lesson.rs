@@ -22,6 +22,10 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
     workqueue::{
         self,
         impl_has_work,
@@ -30,6 +34,10 @@ use kernel::{
         WorkItem, //
     },
 };
+
+extern "C" {
+    fn irqlock_flush_work(work: *mut kernel::bindings::work_struct);
+}
 
 /// The counts of one load of the module, and the deferred work.
 #[pin_data]
@@ -109,6 +117,10 @@ impl Lesson {
         if self.increments.load(ordering::Relaxed) == 0 {
             pr_info!("{}: {}\n", what, Context::current());
         }
+        if self.config.defer_us != 0 {
+            // A slow deferred path, as in a driver that waits for its hardware here.
+            fsleep(Delta::from_micros(i64::from(self.config.defer_us)));
+        }
         while self.increments.load(ordering::Acquire) < self.interrupts() {
             self.locked_increment();
         }
@@ -127,6 +139,21 @@ impl Lesson {
     /// Sleeps until the interrupt path has made `count` increments.
     pub(crate) fn wait_done(&self) {
         self.done.wait_for_completion();
+    }
+
+    /// Whether the interrupt path has made `count` increments.
+    pub(crate) fn is_done(&self) -> bool {
+        self.config.count != 0 && self.increments.load(ordering::Acquire) >= self.config.count
+    }
+
+    /// Waits until the work item, if queued or running, has finished. Call it once nothing
+    /// can queue it again (the timer cancelled, the IRQ freed), before the module goes away.
+    pub(crate) fn flush_work(&self) {
+        // SAFETY: `raw_get` needs an aligned, non-dangling pointer: `self.work` is a field of
+        // this live `Lesson`. `irqlock_flush_work` (`rust/flush_work.c`) calls `flush_work()`
+        // on that initialised `work_struct`, which may sleep: every caller runs in process
+        // context at unload.
+        unsafe { irqlock_flush_work(Work::raw_get(&self.work)) };
     }
 
     /// Logs what happened after `what` (such as `done: `): interrupts, the counter, and what

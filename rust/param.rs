@@ -33,6 +33,8 @@ pub(crate) trait Choice: Copy + 'static {
 /// The storage behind one named parameter: the index of the chosen value in [`Choice::ALL`].
 pub(crate) struct ChoiceParam<T: Choice> {
     index: Atomic<i32>,
+    /// Whether the `insmod` command line named this parameter.
+    given: Atomic<bool>,
     _choice: PhantomData<T>,
 }
 
@@ -41,8 +43,14 @@ impl<T: Choice> ChoiceParam<T> {
     pub(crate) const fn new(default: i32) -> Self {
         Self {
             index: Atomic::new(default),
+            given: Atomic::new(false),
             _choice: PhantomData,
         }
+    }
+
+    /// Whether the user named this parameter, rather than leaving the default.
+    pub(crate) fn given(&self) -> bool {
+        self.given.load(ordering::Relaxed)
     }
 
     /// The value chosen at load time, or the default.
@@ -66,6 +74,7 @@ impl<T: Choice> ChoiceParam<T> {
             Some(index) => {
                 // `ALL` is a short, fixed list: its indices fit in an `i32`.
                 self.index.store(index as i32, ordering::Relaxed);
+                self.given.store(true, ordering::Relaxed);
                 Ok(())
             }
             None => {

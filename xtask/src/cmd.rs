@@ -1,5 +1,6 @@
 //! Running external commands: each is printed before it runs, and long ones log to a file.
 
+use crate::children::{self, Kind};
 use crate::error::{Context, Error, Result};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -41,7 +42,8 @@ fn quote(word: &str) -> String {
 /// Prints the command, runs it with inherited stdio, and fails unless it succeeds.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {}", display(cmd));
-    let status = cmd.status().context(|| format!("could not start `{}`", display(cmd)))?;
+    let mut tracked = spawn(cmd)?;
+    let status = tracked.child.wait().context(|| format!("waiting for `{}`", display(cmd)))?;
     if !status.success() {
         return Err(Error::unavailable(format!("`{}` failed ({status})", display(cmd))));
     }
@@ -50,8 +52,11 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 /// Runs the command quietly and returns its stdout, or `None` if it could not run or failed.
 pub fn output(cmd: &mut Command) -> Option<String> {
-    let out = cmd.stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut tracked = children::spawn(cmd, &program_name(cmd), Kind::Group).ok()?;
+    let mut stdout = String::new();
+    tracked.child.stdout.take()?.read_to_string(&mut stdout).ok()?;
+    tracked.child.wait().ok()?.success().then_some(stdout)
 }
 
 /// Prints the command, runs it with its output going to `log`, and prints a progress line
@@ -60,12 +65,8 @@ pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -
     eprintln!("$ {} > {}", display(cmd), log.display());
     let file = File::create(log).context(|| format!("could not create {}", log.display()))?;
     let err = file.try_clone().context(|| format!("could not open {}", log.display()))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .spawn()
-        .context(|| format!("could not start `{}`", display(cmd)))?;
+    let mut tracked = spawn(cmd.stdin(Stdio::null()).stdout(file).stderr(err))?;
+    let child = &mut tracked.child;
     let start = Instant::now();
     let mut last = Instant::now();
     let status = loop {
@@ -88,6 +89,18 @@ pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -
     }
     eprintln!("  {label}: done in {}s", start.elapsed().as_secs());
     Ok(())
+}
+
+/// Starts `cmd` as a recorded child in its own process group (see [`children`]).
+pub fn spawn(cmd: &mut Command) -> Result<children::Tracked> {
+    children::spawn(cmd, &program_name(cmd), Kind::Group)
+        .context(|| format!("could not start `{}`", display(cmd)))
+}
+
+/// The program's file name, for messages such as "stopped make (pid 12)".
+pub fn program_name(cmd: &Command) -> String {
+    let program = std::path::Path::new(cmd.get_program());
+    program.file_name().unwrap_or(program.as_os_str()).to_string_lossy().into_owned()
 }
 
 fn count_lines(path: &Path) -> usize {

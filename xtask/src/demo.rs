@@ -5,8 +5,8 @@
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS};
 use crate::harness::{self, Prepared};
 use crate::kernel::SourceChoice;
+use crate::paths::project_dir;
 use crate::scenario::{self, Scenario};
-use crate::setup::project_dir;
 use crate::symbols;
 use crate::triage::{self, Report};
 use std::io::IsTerminal;
@@ -164,14 +164,13 @@ fn boot(prepared: &Prepared, name: &str) -> Result<Boot> {
     let path = project_dir().join("tests/scenarios").join(format!("{name}.toml"));
     let text = std::fs::read_to_string(&path).context(|| format!("could not read {}", path.display()))?;
     let scenario = Scenario::parse(name, &text)?;
-    let out = project_dir().join("target/irqlock-demo");
-    let (verdict, console, seconds) = harness::boot_scenario(prepared, &scenario, &out)?;
+    let (verdict, console, seconds) = harness::boot_scenario(prepared, &scenario, &prepared.out)?;
     Ok(Boot { console, verdict, seconds })
 }
 
 /// `cargo xtask demo`.
 pub fn demo(source: &SourceChoice) -> Result<i32> {
-    let prepared = harness::prepare(source)?;
+    let prepared = harness::prepare(source, "demo")?;
     eprintln!("demo: booting the spinlock_irqsave and mutex scenarios");
     let (good, bad) = std::thread::scope(|scope| {
         let good = scope.spawn(|| boot(&prepared, "spinlock_irqsave"));

@@ -6,6 +6,8 @@ use std::fmt;
 pub const EXIT_PASS: i32 = 0;
 /// Exit status when a scenario failed: the kernel did something other than expected.
 pub const EXIT_FAIL: i32 = 1;
+/// Exit status for a command line that names something unknown (as clap uses it).
+pub const EXIT_USAGE: i32 = 2;
 /// Exit status when the tests could not be run at all (missing tool, failed build, QEMU did
 /// not start): sysexits' EX_UNAVAILABLE, as vmtest uses it.
 pub const EXIT_UNAVAILABLE: i32 = 69;

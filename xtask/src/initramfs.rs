@@ -76,22 +76,15 @@ pub fn init_script(steps: &[Step], finish: Finish) -> String {
     );
     // Markers and step output go to the console for people, and to ttyS1, which carries
     // nothing else, for the harness: on the console, kernel messages can cut a line in two.
-    script += &format!("echo '{MARKER} begin' | tee {HARNESS_TTY}\n");
+    script += &format!("echo '{MARKER} begin' | tee -a {HARNESS_TTY}\n");
     for (i, step) in steps.iter().enumerate() {
-        let n = i + 1;
-        let command = step.command();
-        let announce = shell_quote(&format!("{MARKER} step {n}: {command}"));
-        script += &format!("echo {announce} | tee {HARNESS_TTY}\n");
-        script += &format!("{command} > /tmp/out 2>&1\n");
-        script += "status=$?\n";
-        script += &format!("cat /tmp/out; cat /tmp/out > {HARNESS_TTY}\n");
-        script += &format!("echo \"{MARKER} step {n}: exit=$status\" | tee {HARNESS_TTY}\n");
+        script += &step_script(i + 1, step, HARNESS_TTY);
     }
     match finish {
         Finish::PowerOff => {
             let tainted = format!("{MARKER} tainted=$(cat /proc/sys/kernel/tainted)");
-            script += &format!("echo \"{tainted}\" | tee {HARNESS_TTY}\n");
-            script += &format!("echo '{MARKER} end' | tee {HARNESS_TTY}\n");
+            script += &format!("echo \"{tainted}\" | tee -a {HARNESS_TTY}\n");
+            script += &format!("echo '{MARKER} end' | tee -a {HARNESS_TTY}\n");
         }
         Finish::Shell => {
             script += "echo 'irqlock lab shell: the module is /irqlock.ko; exit powers the VM off'\n";
@@ -101,6 +94,20 @@ pub fn init_script(steps: &[Step], finish: Finish) -> String {
     }
     script += "reboot -f\n";
     script
+}
+
+/// The init script's lines for step `n`: announce it, run it whole (a subshell, so that
+/// `a; b && c | d` is captured entirely), and report the exit status of the whole entry.
+fn step_script(n: usize, step: &Step, tty: &str) -> String {
+    let command = step.command();
+    let announce = shell_quote(&format!("{MARKER} step {n}: {command}"));
+    let mut lines = format!("echo {announce} | tee -a {tty}\n");
+    // The newline before `)` keeps a trailing `# comment` from swallowing it.
+    lines += &format!("( {command}\n) > /tmp/out 2>&1\n");
+    lines += "status=$?\n";
+    lines += &format!("cat /tmp/out; cat /tmp/out >> {tty}\n");
+    lines += &format!("echo \"{MARKER} step {n}: exit=$status\" | tee -a {tty}\n");
+    lines
 }
 
 /// A `newc` cpio archive being written.
@@ -196,12 +203,28 @@ mod tests {
             &[Step::Insmod(vec!["lock=mutex".into(), "x=a b".into()]), Step::Rmmod],
             Finish::PowerOff,
         );
-        let step1 =
-            r"echo 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\''x=a b'\''' | tee /dev/ttyS1";
+        let step1 = r"echo 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\''x=a b'\''' | tee -a /dev/ttyS1";
         assert!(script.contains(&format!("{step1}\n")), "{script}");
-        assert!(script.contains("insmod /irqlock.ko lock=mutex 'x=a b' > /tmp/out 2>&1\nstatus=$?\n"));
-        assert!(script.contains("cat /tmp/out; cat /tmp/out > /dev/ttyS1\n"));
-        assert!(script.contains("echo \"irqlock-harness: step 2: exit=$status\" | tee /dev/ttyS1\n"));
-        assert!(script.ends_with("echo 'irqlock-harness: end' | tee /dev/ttyS1\nreboot -f\n"));
+        assert!(script.contains("( insmod /irqlock.ko lock=mutex 'x=a b'\n) > /tmp/out 2>&1\nstatus=$?\n"));
+        assert!(script.contains("cat /tmp/out; cat /tmp/out >> /dev/ttyS1\n"));
+        assert!(script.contains("echo \"irqlock-harness: step 2: exit=$status\" | tee -a /dev/ttyS1\n"));
+        assert!(script.ends_with("echo 'irqlock-harness: end' | tee -a /dev/ttyS1\nreboot -f\n"));
+    }
+
+    /// A compound entry is captured whole, with the status of the whole entry; run with the
+    /// host's `sh`, with a file standing in for ttyS1.
+    #[test]
+    fn a_compound_command_is_captured_whole() {
+        let dir = std::env::temp_dir().join(format!("irqlock-step-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tty = dir.join("ttyS1");
+        let step = Step::Shell("echo a; echo b && echo c | tr c d; false # a comment".into());
+        let script = step_script(3, &step, &tty.display().to_string());
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let console = String::from_utf8_lossy(&out.stdout);
+        let channel = std::fs::read_to_string(&tty).unwrap();
+        assert!(console.contains("a\nb\nd\nirqlock-harness: step 3: exit=1\n"), "{console}");
+        assert!(channel.contains("a\nb\nd\nirqlock-harness: step 3: exit=1\n"), "{channel}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

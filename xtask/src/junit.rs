@@ -1,6 +1,6 @@
-//! JUnit XML for CI dashboards: one `testcase` per scenario.
+//! JUnit XML for CI dashboards: one `testcase` per scenario and per lab block.
 
-use crate::harness::{ScenarioResult, Status};
+use crate::results::{Kind, Status, TestResult};
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -19,7 +19,7 @@ fn escape(text: &str) -> String {
     out
 }
 
-pub fn render(results: &[ScenarioResult]) -> String {
+pub fn render(results: &[TestResult]) -> String {
     let count = |status: Status| results.iter().filter(|r| r.status == status).count();
     let total: f64 = results.iter().map(|r| r.seconds).sum();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -31,7 +31,11 @@ pub fn render(results: &[ScenarioResult]) -> String {
     );
     for r in results {
         xml += &format!(
-            "  <testcase classname=\"irqlock\" name=\"{}\" time=\"{:.1}\">\n",
+            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.1}\">\n",
+            match r.kind {
+                Kind::Scenario => "irqlock.scenario",
+                Kind::LabBlock => "irqlock.lab",
+            },
             escape(&r.name),
             r.seconds
         );
@@ -63,9 +67,10 @@ pub fn render(results: &[ScenarioResult]) -> String {
 mod tests {
     use super::*;
 
-    fn result(name: &str, status: Status, failures: &[&str]) -> ScenarioResult {
-        ScenarioResult {
+    fn result(name: &str, status: Status, failures: &[&str]) -> TestResult {
+        TestResult {
             name: name.into(),
+            kind: Kind::Scenario,
             description: String::new(),
             status,
             seconds: 1.25,
@@ -84,7 +89,9 @@ mod tests {
             result("broken", Status::Error, &[]),
         ]);
         assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"1\" time=\"3.8\""), "{xml}");
-        assert!(xml.contains("<testcase classname=\"irqlock\" name=\"ok\" time=\"1.2\">\n    <system-out>"));
+        assert!(xml.contains(
+            "<testcase classname=\"irqlock.scenario\" name=\"ok\" time=\"1.2\">\n    <system-out>"
+        ));
         assert!(xml.contains("<failure message=\"expected reports [&quot;a&lt;b&quot;]\">"), "{xml}");
         assert!(xml.contains("console: /c &lt;1&gt;.log</failure>"));
         assert!(xml.contains("<error message=\"could not run\">QEMU failed</error>"));

@@ -6,9 +6,11 @@
 //! once. The tree is built in place rather than renamed into place, because the kernel's
 //! generated `Makefile` in an `O=` tree records the tree's absolute path.
 
+use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::setup::{cache_dir, files_with_extension, project_dir, Apt, Toolchain};
+use crate::paths::{cache_dir, files_with_extension, project_dir};
+use crate::setup::{Apt, Toolchain};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -225,8 +227,11 @@ pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions
     hex(&hash.finalize())[..20].to_string()
 }
 
-fn make(tools: &Toolchain, source: &Source, out: &Path) -> Command {
+/// `make` in the kernel tree, holding the build lock: the lock stays held until `make` and all
+/// its compilers have exited, even if the harness was killed.
+fn make(tools: &Toolchain, source: &Source, out: &Path, lock: &File) -> Command {
     let mut make = Command::new("make");
+    children::inherit(&mut make, lock);
     make.arg("-C")
         .arg(&source.dir)
         .arg(format!("O={}", out.display()))
@@ -268,13 +273,19 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
     eprintln!("kernel: building {} into {} (about 5-8 minutes on 2 cores)", source.version, dir.display());
     let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
     let minute = Duration::from_secs(60);
-    cmd::run_logged(make(tools, &source, &dir).arg("tinyconfig"), &log("config"), "tinyconfig", minute)?;
+    cmd::run_logged(
+        make(tools, &source, &dir, &lock).arg("tinyconfig"),
+        &log("config"),
+        "tinyconfig",
+        minute,
+    )?;
     let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
+    children::inherit(&mut merge, &lock);
     merge.arg("-m").arg("-O").arg(&dir).arg(dir.join(".config"));
     merge.args(fragments.iter().map(|(p, _)| p));
     cmd::run_logged(merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
     cmd::run_logged(
-        make(tools, &source, &dir).arg("olddefconfig"),
+        make(tools, &source, &dir, &lock).arg("olddefconfig"),
         &log("olddefconfig"),
         "olddefconfig",
         minute,
@@ -291,7 +302,7 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
             missing.join("\n  ")
         );
         if missing.iter().any(|m| m.starts_with("CONFIG_RUST=")) {
-            let why = make(tools, &source, &dir)
+            let why = make(tools, &source, &dir, &lock)
                 .arg("rustavailable")
                 .output()
                 .map(|o| {
@@ -305,7 +316,7 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
 
     let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
     cmd::run_logged(
-        make(tools, &source, &dir).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
+        make(tools, &source, &dir, &lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
         &log("build"),
         "kernel build",
         Duration::from_secs(30),

@@ -13,8 +13,8 @@
 //! white space count as one, and `...` stands for any text (a CPU number, an address).
 
 use crate::error::{Context, Result};
+use crate::paths::files_with_extension;
 use crate::scenario;
-use crate::setup::files_with_extension;
 use std::path::{Path, PathBuf};
 
 /// One checked block.
@@ -94,7 +94,7 @@ pub fn load(dir: &Path) -> Result<Vec<Block>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::project_dir;
+    use crate::paths::project_dir;
 
     #[test]
     fn finds_only_blocks_that_name_a_scenario() {

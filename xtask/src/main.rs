@@ -1,6 +1,7 @@
 //! `cargo xtask`: builds the irqlock kernel and module, boots them under QEMU, and checks
 //! what the kernel reports. `main` only parses arguments and dispatches.
 
+mod children;
 mod cmd;
 mod demo;
 mod error;
@@ -11,11 +12,14 @@ mod kernel;
 mod ktap;
 mod labs;
 mod module;
+mod paths;
 mod qemu;
+mod results;
 mod scenario;
 mod setup;
 mod symbols;
 mod triage;
+mod vocab;
 
 use clap::{Args, Parser, Subcommand};
 use error::{Result, EXIT_PASS};
@@ -79,19 +83,22 @@ enum Commands {
     /// Check the module with the kernel's gates: rustfmt settings and CLIPPY=1, warnings denied.
     Lint(KernelArgs),
     /// Boot once, load the module with these parameters, show the console and a verdict.
+    ///
+    /// Exit status: 0 when the guest ran to its end and insmod succeeded, whatever the kernel
+    /// reported; 1 when insmod failed, the kernel panicked or the VM hung; 69 when it could not
+    /// run. Parameters left out take the module's own defaults.
     Run {
-        /// How the handler takes the lock: spinlock_irqsave, mutex, spinlock,
-        /// mutex_contended, mutex_trylock.
-        #[arg(long, value_name = "NAME", default_value = "mutex")]
-        lock: String,
-        /// Interrupt source: hrtimer, or edu (adds QEMU's `-device edu`).
-        #[arg(long, value_name = "NAME")]
+        /// How the handler takes the lock (module default: spinlock_irqsave).
+        #[arg(long, value_name = "NAME", value_parser = names(&vocab::LOCK))]
+        lock: Option<String>,
+        /// Interrupt source; edu adds QEMU's `-device edu` (module default: hrtimer).
+        #[arg(long, value_name = "NAME", value_parser = names(&vocab::SOURCE))]
         source: Option<String>,
-        /// Where the lock is taken: hard, threaded (edu), workqueue.
-        #[arg(long, value_name = "NAME")]
+        /// Where the lock is taken (module default: hard).
+        #[arg(long, value_name = "NAME", value_parser = names(&vocab::HANDLER))]
         handler: Option<String>,
-        /// The edu device's interrupt kind: intx or msi.
-        #[arg(long, value_name = "NAME")]
+        /// The edu device's interrupt kind (module default: intx).
+        #[arg(long, value_name = "NAME", value_parser = names(&vocab::IRQ))]
         irq: Option<String>,
         /// An extra QEMU device, such as edu (repeatable).
         #[arg(long = "device", value_name = "DEVICE")]
@@ -119,6 +126,10 @@ enum Commands {
         /// VMs to run at once (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run the whole matrix N times and count, per test, which verdicts it gave; any
+        /// test whose verdict changed between runs fails the whole command.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: u32,
         /// Also write the results as JSON to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -138,6 +149,11 @@ enum Commands {
     },
 }
 
+/// A parser that accepts only the module's names for `param`, listed in `--help`.
+fn names(param: &'static vocab::Param) -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(param.values)
+}
+
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Commands::Setup { check } => {
@@ -153,11 +169,11 @@ fn run(cli: Cli) -> Result<i32> {
             println!("{}", build.dir.display());
         }
         Commands::Lint(args) => {
-            let prepared = harness::prepare(&args.choice())?;
-            module::lint(&prepared.tools, &prepared.kernel)?;
+            let prepared = harness::prepare(&args.choice(), "lint")?;
+            module::lint(&prepared.tools, &prepared.kernel, &prepared.out)?;
         }
         Commands::Module(args) => {
-            let prepared = harness::prepare(&args.choice())?;
+            let prepared = harness::prepare(&args.choice(), "module")?;
             println!("{}", prepared.module.display());
         }
         Commands::Run {
@@ -172,13 +188,16 @@ fn run(cli: Cli) -> Result<i32> {
             timeout,
             kernel,
         } => {
-            let mut all = vec![format!("lock={lock}")];
-            for (key, value) in [("source", &source), ("handler", &handler), ("irq", &irq)] {
+            let mut all = Vec::new();
+            for (key, value) in [("lock", &lock), ("source", &source), ("handler", &handler), ("irq", &irq)] {
                 if let Some(value) = value {
                     all.push(format!("{key}={value}"));
                 }
             }
             all.extend(params);
+            // Names are checked here, before anything is built or booted.
+            vocab::check_params(&all)
+                .map_err(|e| error::Error { message: e, exit_code: error::EXIT_USAGE })?;
             if source.as_deref() == Some("edu") && !devices.iter().any(|d| d == "edu") {
                 devices.push("edu".to_string());
             }
@@ -191,13 +210,14 @@ fn run(cli: Cli) -> Result<i32> {
                 cmdline,
             });
         }
-        Commands::Test { filter, jobs, json, junit, kernel } => {
+        Commands::Test { filter, jobs, repeat, json, junit, kernel } => {
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             return harness::test(&harness::TestOptions {
                 source: kernel.choice(),
                 filter,
                 jobs,
+                repeat: repeat as usize,
                 json,
                 junit,
             });
@@ -226,6 +246,7 @@ fn triage_command(file: &std::path::Path, json: bool) -> Result<i32> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    children::install();
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -1,20 +1,31 @@
 //! Building `irqlock.ko` against a cached kernel build tree, as `make KDIR=...` would.
 
+use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result, EXIT_FAIL};
 use crate::kernel;
-use crate::setup::{project_dir, Toolchain};
-use std::path::PathBuf;
+use crate::paths::project_dir;
+use crate::setup::Toolchain;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// Builds the module out of tree (`MO=`), so the source directory stays clean, and returns
-/// the path of `irqlock.ko`.
-pub fn build(tools: &Toolchain, kernel: &kernel::Build) -> Result<PathBuf> {
+/// Builds the module out of tree (`MO=`), so the source directory stays clean, and copies
+/// `irqlock.ko` into `dest`, whose copy it returns. Runs in the same checkout take turns on
+/// the build tree (a lock that `make` holds until it exits); each boots its own copy.
+pub fn build(tools: &Toolchain, kernel: &kernel::Build, dest: &Path) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let out = project_dir().join("target/irqlock-module").join(name);
     std::fs::create_dir_all(&out).context(|| format!("could not create {}", out.display()))?;
+    let lock_path = out.join(".lock");
+    let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        eprintln!("module: another run is building in {}; waiting for it", out.display());
+        lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
+    }
     let mut make = Command::new("make");
+    children::inherit(&mut make, &lock);
     make.arg("-C")
         .arg(&kernel.dir)
         .arg(format!("M={}", project_dir().display()))
@@ -25,12 +36,15 @@ pub fn build(tools: &Toolchain, kernel: &kernel::Build) -> Result<PathBuf> {
         .arg("KRUSTFLAGS=-Cdebuginfo=2")
         .env("LIBCLANG_PATH", &tools.libclang_dir);
     cmd::run_logged(&mut make, &out.join("build.log"), "module build", Duration::from_secs(30))?;
-    Ok(out.join("irqlock.ko"))
+    let copy = dest.join("irqlock.ko");
+    std::fs::copy(out.join("irqlock.ko"), &copy)
+        .context(|| format!("could not copy irqlock.ko to {}", dest.display()))?;
+    Ok(copy)
 }
 
 /// `cargo xtask lint`: the module against the kernel's own gates: rustfmt with the kernel's
 /// settings, and a `CLIPPY=1` build in which any warning is an error.
-pub fn lint(tools: &Toolchain, kernel: &kernel::Build) -> Result<()> {
+pub fn lint(tools: &Toolchain, kernel: &kernel::Build, out: &Path) -> Result<()> {
     let root = project_dir();
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root.join("rust"))
         .context(|| "could not read rust/".into())?
@@ -50,9 +64,8 @@ pub fn lint(tools: &Toolchain, kernel: &kernel::Build) -> Result<()> {
     )
     .map_err(failed)?;
 
-    let out = root.join("target/irqlock-lint");
-    // A fresh tree, so that every file is checked, not only the changed ones.
-    let _ = std::fs::remove_dir_all(&out);
+    // A fresh tree (this run's own), so that every file is checked, not only the changed ones.
+    let out = out.join("lint");
     std::fs::create_dir_all(&out).context(|| format!("could not create {}", out.display()))?;
     let mut make = Command::new("make");
     make.arg("-C")

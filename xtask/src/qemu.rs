@@ -1,5 +1,6 @@
 //! Booting the guest under QEMU, capturing its serial console, and stopping it on a timeout.
 
+use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 use std::fs::File;
@@ -103,11 +104,11 @@ impl Vm {
         } else {
             command.stdin(Stdio::null());
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context(|| format!("could not start {}; run `cargo xtask setup`", self.qemu.display()))?;
+        let kind = if self.interactive { Kind::Foreground } else { Kind::Vm };
+        let mut tracked =
+            children::spawn(command.stdout(Stdio::piped()).stderr(Stdio::piped()), "qemu", kind)
+                .context(|| format!("could not start {}; run `cargo xtask setup`", self.qemu.display()))?;
+        let child = &mut tracked.child;
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
         let reader = std::thread::spawn(move || -> std::io::Result<()> {

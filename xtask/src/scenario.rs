@@ -6,8 +6,8 @@
 
 use crate::error::{Context, Error, Result};
 use crate::initramfs::{Step, MARKER};
+use crate::paths::files_with_extension;
 use crate::qemu::End;
-use crate::setup::files_with_extension;
 use crate::triage::{self, Report};
 use serde::Deserialize;
 use std::path::Path;
@@ -41,15 +41,38 @@ pub struct Expect {
     /// Lines (or parts of lines) the console must show, in this order.
     #[serde(default)]
     pub log: Vec<String>,
-    /// Other report sequences that are just as right, where the kernel's path depends on
-    /// timing the scenario cannot control (each with its reason in the scenario file).
+    /// Other endings that are just as right, where the kernel's path depends on timing the
+    /// module cannot control; each says why.
     #[serde(default)]
-    pub alternative_reports: Vec<Vec<String>>,
-    /// Report titles the kernel may add, or not, depending on timing the scenario cannot
-    /// control; they are left out before `reports` is compared. Each needs a reason in the
-    /// scenario file.
+    pub alternative: Vec<Alternative>,
+    /// Reports the kernel may add, or not, depending on timing the module cannot control; they
+    /// are left out before `reports` is compared. Each says why.
     #[serde(default)]
-    pub tolerated: Vec<String>,
+    pub tolerated: Vec<Tolerated>,
+    /// Reports the kernel rate-limits by time rather than printing once: copies of such a
+    /// report that follow it directly count as one. Each says why.
+    #[serde(default)]
+    pub repeats: Vec<Tolerated>,
+}
+
+/// Another ending of the same scenario: its outcome (the main one's when left out) and its
+/// reports, exactly; then, any number of reports whose titles start with `then_any`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternative {
+    pub reason: String,
+    pub outcome: Option<Outcome>,
+    pub reports: Vec<String>,
+    #[serde(default)]
+    pub then_any: Vec<String>,
+}
+
+/// A report title and why it is treated specially.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerated {
+    pub title: String,
+    pub reason: String,
 }
 
 fn ok() -> String {
@@ -111,6 +134,14 @@ impl Scenario {
                 "scenario {name}: expect.insmod = {:?} is not ok or a known errno ({})",
                 scenario.expect.insmod,
                 ERRNOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let expect = &scenario.expect;
+        let reasons = expect.alternative.iter().map(|a| &a.reason);
+        let reasons = reasons.chain(expect.tolerated.iter().chain(&expect.repeats).map(|t| &t.reason));
+        if reasons.clone().any(|r| r.trim().is_empty()) {
+            return Err(Error::unavailable(format!(
+                "scenario {name}: every alternative, tolerated and repeated report needs its reason"
             )));
         }
         if scenario.expect.outcome == Outcome::Clean && !scenario.expect.reports.is_empty() {
@@ -257,6 +288,13 @@ pub fn missing_in_order(log: &str, wanted: &[String]) -> Vec<(String, String)> {
 /// TAINT_OOT_MODULE: loading any out-of-tree module sets it.
 const TAINT_OOT_MODULE: u64 = 1 << 12;
 
+/// One way a scenario may end: the main expectation or an alternative.
+struct Ending<'a> {
+    outcome: Outcome,
+    reports: &'a [String],
+    then_any: &'a [String],
+}
+
 /// The result of one scenario.
 #[derive(Debug)]
 pub struct Verdict {
@@ -290,13 +328,21 @@ pub fn judge_with(scenario: &Scenario, log: &str, harness: &str, end: End) -> Ve
         End::Exited(_) if reports.is_empty() => Outcome::Clean,
         End::Exited(_) => Outcome::Reports,
     };
-    let outcome_ok = match expect.outcome {
+    let outcome_ok = |outcome: Outcome| match outcome {
         // A panic is seen as a report, so "panic" needs the VM to end early by itself.
         Outcome::Panic => seen_outcome == Outcome::Panic,
         Outcome::Hang => end == End::TimedOut,
         Outcome::Clean | Outcome::Reports => marks.ended && matches!(end, End::Exited(_)),
     };
-    if !outcome_ok {
+    let endings: Vec<Ending> =
+        std::iter::once(Ending { outcome: expect.outcome, reports: &expect.reports, then_any: &[] })
+            .chain(expect.alternative.iter().map(|a| Ending {
+                outcome: a.outcome.unwrap_or(expect.outcome),
+                reports: &a.reports,
+                then_any: &a.then_any,
+            }))
+            .collect();
+    if !endings.iter().any(|e| outcome_ok(e.outcome)) {
         let what = match seen_outcome {
             Outcome::Hang if end == End::BootHang => {
                 "the kernel hung before user space, twice; the harness stopped it".to_string()
@@ -340,18 +386,27 @@ pub fn judge_with(scenario: &Scenario, log: &str, harness: &str, end: End) -> Ve
         }
     }
 
-    let counted: Vec<&Report> = reports.iter().filter(|r| !expect.tolerated.contains(&r.title)).collect();
+    let tolerated = |r: &Report| expect.tolerated.iter().any(|t| t.title == r.title);
+    let mut counted: Vec<&Report> = reports.iter().filter(|r| !tolerated(r)).collect();
+    counted.dedup_by(|later, first| {
+        later.title == first.title && expect.repeats.iter().any(|t| t.title == first.title)
+    });
     let titles: Vec<&str> = counted.iter().map(|r| r.title.as_str()).collect();
-    let matches_titles =
-        |expected: &Vec<String>| titles == expected.iter().map(String::as_str).collect::<Vec<_>>();
-    if !matches_titles(&expect.reports) && !expect.alternative_reports.iter().any(matches_titles) {
+    let reports_ok = |e: &Ending| {
+        titles.len() >= e.reports.len()
+            && titles.iter().zip(e.reports).all(|(seen, want)| seen == want)
+            && titles[e.reports.len()..].iter().all(|t| e.then_any.iter().any(|p| t.starts_with(p.as_str())))
+            && (titles.len() == e.reports.len() || !e.then_any.is_empty())
+    };
+    if !endings.iter().any(reports_ok) {
         let mut message = format!("expected reports {:?}, saw {:?}", expect.reports, titles);
-        for alternative in &expect.alternative_reports {
-            message += &format!("\n  or {alternative:?}");
+        for alternative in &expect.alternative {
+            message += &format!("\n  or {:?}", alternative.reports);
+            if !alternative.then_any.is_empty() {
+                message += &format!(" then any of {:?}", alternative.then_any);
+            }
         }
-        let known = |title: &String| {
-            expect.reports.contains(title) || expect.alternative_reports.iter().any(|a| a.contains(title))
-        };
+        let known = |title: &String| endings.iter().any(|e| e.reports.contains(title));
         for report in counted.iter().filter(|r| !known(&r.title)) {
             message += &format!(
                 "\n  unexpected report \"{}\" (console lines {}-{}{}):\n    {}",
@@ -363,6 +418,9 @@ pub fn judge_with(scenario: &Scenario, log: &str, harness: &str, end: End) -> Ve
             );
         }
         failures.push(message);
+    } else if !endings.iter().any(|e| outcome_ok(e.outcome) && reports_ok(e)) {
+        failures
+            .push(format!("the outcome fits one ending of the scenario and the reports {titles:?} another"));
     }
 
     if expect.outcome == Outcome::Clean {
@@ -423,7 +481,7 @@ mod tests {
     #[test]
     fn tolerated_reports_may_come_or_not() {
         let s = scenario(
-            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\ntolerated=['WARNING in g']\n",
+            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\ntolerated=[{title='WARNING in g', reason='r'}]\n",
         );
         let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
         let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
@@ -436,7 +494,7 @@ mod tests {
     #[test]
     fn an_alternative_sequence_of_reports_passes_too() {
         let s = scenario(
-            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\nalternative_reports=[['WARNING in g', 'WARNING in f']]\n",
+            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\n[[expect.alternative]]\nreason='r'\nreports=['WARNING in g', 'WARNING in f']\n",
         );
         let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
         let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
@@ -448,6 +506,40 @@ mod tests {
             "{:?}",
             neither.failures
         );
+    }
+
+    #[test]
+    fn an_alternative_ending_may_end_in_any_of_some_reports() {
+        let s = scenario(
+            "description='x'\n[expect]\noutcome='panic'\nreports=['WARNING in f', 'WARNING in h']\n\
+             [[expect.alternative]]\nreason='r'\noutcome='reports'\nreports=['WARNING in f']\nthen_any=['WARNING in g']\n",
+        );
+        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
+        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
+        let panicked = format!("{}{}", warn("f"), warn("h"));
+        assert!(judge(&s, &panicked, End::Exited(Some(0))).passed());
+        let survived = format!("{}{}{}{end}", warn("f"), warn("g"), warn("g2"));
+        assert!(judge(&s, &survived, End::Exited(Some(0))).passed());
+        assert!(judge(&s, &format!("{}{end}", warn("f")), End::Exited(Some(0))).passed());
+        // The first ending's reports with the second's outcome fit neither.
+        let mixed = judge(&s, &format!("{panicked}{end}"), End::Exited(Some(0)));
+        assert!(!mixed.passed());
+        assert!(!judge(&s, &format!("{}{}{end}", warn("f"), warn("x")), End::Exited(Some(0))).passed());
+    }
+
+    #[test]
+    fn rate_limited_repeats_count_once_and_reasons_are_required() {
+        let s = scenario(
+            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f', 'WARNING in g']\nrepeats=[{title='WARNING in f', reason='r'}]\n",
+        );
+        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
+        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
+        let twice = format!("{}{}{}{end}", warn("f"), warn("f"), warn("g"));
+        assert!(judge(&s, &twice, End::Exited(Some(0))).passed());
+        let apart = format!("{}{}{}{end}", warn("f"), warn("g"), warn("f"));
+        assert!(!judge(&s, &apart, End::Exited(Some(0))).passed());
+        let no_reason = "description='x'\n[expect]\noutcome='clean'\ntolerated=[{title='W', reason=' '}]\n";
+        assert!(Scenario::parse("t", no_reason).unwrap_err().message.contains("needs its reason"));
     }
 
     #[test]
@@ -502,12 +594,19 @@ mod tests {
 #[cfg(test)]
 mod fixtures {
     use super::*;
-    use crate::setup::project_dir;
+    use crate::paths::project_dir;
 
     /// The console log `tests/fixtures/<name>.log`.
     fn fixture(name: &str) -> String {
         let path = project_dir().join("tests/fixtures").join(format!("{name}.log"));
-        String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned()
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}. Every scenario needs the console of a real boot of it: run \
+                 `cargo xtask test --filter {name}`, then `scripts/capture-fixture {name}`",
+                path.display()
+            )
+        });
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     fn scenarios() -> Vec<Scenario> {
@@ -560,7 +659,14 @@ mod fixtures {
     /// A real boot in which a kernel message cut the console's copy of "step 1: exit=0" in two.
     #[test]
     fn markers_come_from_the_harness_channel() {
-        let mutex = scenario("mutex");
+        // The boot is older than the mutex scenario's current log lines: judge its reports.
+        let mutex = Scenario::parse(
+            "mutex",
+            "description='x'\nlock='mutex'\n[expect]\noutcome='reports'\nreports=[\n\
+             'BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment',\n\
+             'WARNING: locking bug in irqlock::shared::Shared::increment']\n",
+        )
+        .unwrap();
         let console = fixture("mutex-split-marker");
         let console_only = judge(&mutex, &console, End::Exited(Some(0)));
         assert!(console_only.failures.iter().any(|f| f.contains("insmod's exit status is missing")));

@@ -5,39 +5,9 @@
 
 use crate::cmd;
 use crate::error::{Context, Error, Result};
+use crate::paths::cache_dir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Where the kernel builds, the kernel source and the project's own tools live.
-///
-/// `IRQLOCK_CACHE` overrides it; else `$XDG_CACHE_HOME/irqlock`, else `~/.cache/irqlock`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("IRQLOCK_CACHE").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("irqlock");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/irqlock")
-}
-
-/// The project's root directory (the parent of `xtask/`).
-pub fn project_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_path_buf()
-}
-
-/// The files in `dir` whose names end in `.ext`, in name order.
-pub fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .context(|| format!("could not read {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == ext))
-        .collect();
-    paths.sort();
-    Ok(paths)
-}
 
 /// The tools every build and boot uses, all known to be present.
 #[derive(Debug, Clone)]

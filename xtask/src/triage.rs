@@ -639,7 +639,7 @@ mod tests {
 #[cfg(test)]
 mod fixtures {
     use super::*;
-    use crate::setup::project_dir;
+    use crate::paths::project_dir;
 
     fn parse_fixture(name: &str) -> Vec<Report> {
         let path = project_dir().join("tests/fixtures").join(format!("{name}.log"));
@@ -691,7 +691,7 @@ mod fixtures {
 #[cfg(test)]
 mod synthetic {
     use super::*;
-    use crate::setup::project_dir;
+    use crate::paths::project_dir;
 
     const CASES: &[(&str, &[&str])] = &[
         ("scheduling-while-atomic", &["BUG: scheduling while atomic in irqlock::sleep"]),

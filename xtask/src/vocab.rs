@@ -1,0 +1,103 @@
+//! The module's named parameters and the names each accepts, as `rust/config.rs` declares
+//! them. The harness checks names against these before it builds or boots anything; a test
+//! keeps this list equal to the module's.
+
+/// One named module parameter.
+pub struct Param {
+    pub name: &'static str,
+    /// Accepted values; the first is the module's default.
+    pub values: &'static [&'static str],
+}
+
+pub const LOCK: Param = Param {
+    name: "lock",
+    values: &["spinlock_irqsave", "mutex", "spinlock", "mutex_contended", "mutex_trylock"],
+};
+pub const SOURCE: Param = Param { name: "source", values: &["hrtimer", "edu"] };
+pub const HANDLER: Param = Param { name: "handler", values: &["hard", "threaded", "workqueue"] };
+pub const IRQ: Param = Param { name: "irq", values: &["intx", "msi"] };
+
+pub const ALL: [&Param; 4] = [&LOCK, &SOURCE, &HANDLER, &IRQ];
+
+impl Param {
+    /// `Ok` when `value` is accepted, else a message that names the accepted values.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if self.values.contains(&value) {
+            Ok(())
+        } else {
+            Err(format!("unknown {}={value}; accepted: {}", self.name, self.values.join(", ")))
+        }
+    }
+}
+
+/// Checks every `name=value` whose name is a named parameter.
+pub fn check_params(params: &[String]) -> Result<(), String> {
+    for param in params {
+        if let Some((name, value)) = param.split_once('=') {
+            if let Some(known) = ALL.iter().find(|p| p.name == name) {
+                known.check(value)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::project_dir;
+
+    /// The names in `choice_enum!(... Enum, "param", { Variant = "name", ... })` blocks, and
+    /// the default of each `choice_param!(param: Enum = Enum::Variant, ...)`.
+    fn module_vocabulary(source: &str) -> Vec<(String, Vec<String>)> {
+        let mut found = Vec::new();
+        for block in source.split("choice_enum!(").skip(1) {
+            let body = &block[..block.find("\n);").expect("choice_enum! ends with );")];
+            let param = body.split('"').nth(1).expect("a parameter name").to_string();
+            let values = body
+                .lines()
+                .filter_map(|l| l.split_once("= \"").map(|(_, rest)| rest.split('"').next().unwrap_or("")))
+                .map(str::to_string)
+                .collect();
+            found.push((param, values));
+        }
+        found
+    }
+
+    #[test]
+    fn the_harness_knows_the_modules_names_in_its_order() {
+        let config = std::fs::read_to_string(project_dir().join("rust/config.rs")).unwrap();
+        let module = module_vocabulary(&config);
+        let ours: Vec<(String, Vec<String>)> = ALL
+            .iter()
+            .map(|p| (p.name.to_string(), p.values.iter().map(|v| v.to_string()).collect()))
+            .collect();
+        assert_eq!(ours, module, "xtask/src/vocab.rs must list rust/config.rs's names");
+        // The first value is the default: `choice_param!(lock: LockMode = LockMode::X, ...)`.
+        for param in ALL {
+            let decl = config
+                .split("choice_param!(")
+                .skip(1)
+                .find(|d| d.trim_start().starts_with(&format!("{}:", param.name)))
+                .unwrap_or_else(|| panic!("no choice_param! for {}", param.name));
+            let description = decl.split('"').nth(1).unwrap();
+            assert!(
+                description.contains(&format!("{} (default)", param.values[0])),
+                "{}: the module's description must name {} as the default: {description:?}",
+                param.name,
+                param.values[0]
+            );
+            let all_named = param.values.iter().all(|v| description.contains(v));
+            assert!(all_named, "{}: the description must list every name: {description:?}", param.name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_accepted_ones() {
+        assert_eq!(check_params(&["lock=mutex".into(), "count=3".into()]), Ok(()));
+        assert_eq!(
+            check_params(&["irq=msix".into()]),
+            Err("unknown irq=msix; accepted: intx, msi".to_string())
+        );
+    }
+}
