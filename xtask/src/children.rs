@@ -31,7 +31,7 @@ pub enum Kind {
 struct Running {
     pid: i32,
     name: String,
-    group: bool,
+    kind: Kind,
 }
 
 struct Registry {
@@ -42,7 +42,7 @@ struct Registry {
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry { stopping: false, children: Vec::new() });
 
 /// How long children get to stop after SIGTERM before they are killed.
-const GRACE: Duration = Duration::from_millis(1500);
+const GRACE: Duration = Duration::from_millis(1000);
 
 /// A child that is forgotten by the registry once dropped (after it has been waited for).
 pub struct Tracked {
@@ -87,7 +87,7 @@ pub fn spawn(cmd: &mut Command, name: &str, kind: Kind) -> io::Result<Tracked> {
         return Err(io::Error::new(io::ErrorKind::Interrupted, "the harness is stopping"));
     }
     let child = cmd.spawn()?;
-    registry.children.push(Running { pid: child.id() as i32, name: name.to_string(), group: own_group });
+    registry.children.push(Running { pid: child.id() as i32, name: name.to_string(), kind });
     Ok(Tracked { child })
 }
 
@@ -139,15 +139,18 @@ pub fn install() {
     });
 }
 
-/// Stops every recorded child: SIGTERM to its process group, then SIGKILL to what is left after
-/// the grace period. Returns what was stopped, as `name (pid N)`.
+/// Stops every recorded child: a VM at once with SIGKILL (it has nothing to clean up, and a
+/// guest stuck in a lockup can keep QEMU from acting on SIGTERM for seconds); the others with
+/// SIGTERM to their process group, then SIGKILL to what is left after the grace period.
+/// Returns what was stopped, as `name (pid N)`.
 fn stop_all() -> Vec<String> {
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     registry.stopping = true;
-    let target = |c: &Running| if c.group { -c.pid } else { c.pid };
+    let target = |c: &Running| if c.kind == Kind::Foreground { c.pid } else { -c.pid };
     for child in &registry.children {
+        let signal = if child.kind == Kind::Vm { libc::SIGKILL } else { libc::SIGTERM };
         // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(target(child), libc::SIGTERM) };
+        unsafe { libc::kill(target(child), signal) };
     }
     let deadline = Instant::now() + GRACE;
     while Instant::now() < deadline && registry.children.iter().any(|c| !exited(c.pid)) {

@@ -172,6 +172,10 @@ fn run_matrix(
     jobs: usize,
     out: &Path,
 ) -> Vec<TestResult> {
+    // The longest boots (by their timeouts) start first, so that the short ones fill in
+    // around them; results stay in name order.
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(scenarios[i].timeout_s));
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<TestResult>>> = Mutex::new(vec![None; scenarios.len()]);
     std::thread::scope(|scope| {
@@ -182,9 +186,10 @@ fn run_matrix(
                     *next += 1;
                     *next - 1
                 };
-                let Some(scenario) = scenarios.get(index) else {
+                let Some(&index) = order.get(index) else {
                     return;
                 };
+                let scenario = &scenarios[index];
                 eprintln!("test: booting {}: {}", scenario.name, scenario.description);
                 let result = run_scenario(prepared, scenario, out);
                 let word = match result.status {
@@ -466,8 +471,16 @@ mod tests {
     fn repeated_runs_count_verdicts_and_find_flips() {
         let steady = |s| result("steady", s, "");
         let runs = vec![
-            vec![steady(Status::Pass), result("flaky", Status::Pass, ""), result("broken", Status::Fail, "x")],
-            vec![steady(Status::Pass), result("flaky", Status::Fail, "lacks y"), result("broken", Status::Fail, "x")],
+            vec![
+                steady(Status::Pass),
+                result("flaky", Status::Pass, ""),
+                result("broken", Status::Fail, "x"),
+            ],
+            vec![
+                steady(Status::Pass),
+                result("flaky", Status::Fail, "lacks y"),
+                result("broken", Status::Fail, "x"),
+            ],
         ];
         let tally = Tally::new(&runs);
         assert_eq!(tally.disagreements, 1);
