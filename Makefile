@@ -16,8 +16,9 @@ all: modules
 modules clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $@
 
-# The kernel's `rustfmtcheck` only walks its own tree; apply its settings here.
-rustfmt rustfmtcheck: KSRC = $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
+# The kernel's `rustfmtcheck` only walks its own tree; apply its settings here. An O= build
+# tree links its source as `source`; an in-tree build is its own source.
+rustfmt rustfmtcheck: KSRC = $(if $(wildcard $(KDIR)/source),$(realpath $(KDIR)/source),$(KDIR))
 rustfmt:
 	rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SRCS)
 rustfmtcheck:

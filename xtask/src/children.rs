@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Every process the harness starts, and stopping them all.
 //!
 //! Each child is started through [`spawn`], which records it and arranges that it cannot

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Running external commands: each is printed before it runs, and long ones log to a file.
 
 use crate::children::{self, Kind};
@@ -30,7 +32,8 @@ pub fn display(cmd: &Command) -> String {
     line
 }
 
-fn quote(word: &str) -> String {
+/// `word` as one word of a POSIX shell command line, quoted only when it needs it.
+pub fn quote(word: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
     if !word.is_empty() && word.chars().all(plain) {
         word.to_string()

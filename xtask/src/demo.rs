@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! `cargo xtask demo`: the lesson as a slide. Boots the `spinlock_irqsave` and `mutex`
 //! scenarios, compares what the handler did in each, then walks through the real kernel report
 //! line by line, and ends with the fix.
@@ -6,9 +8,10 @@ use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS};
 use crate::harness::{self, Prepared};
 use crate::kernel::SourceChoice;
 use crate::paths::project_dir;
-use crate::scenario::{self, Scenario};
+use crate::scenario::Scenario;
 use crate::symbols;
 use crate::triage::{self, Report};
+use crate::verdict;
 use std::io::IsTerminal;
 
 /// ANSI styles, or nothing when the output is not a terminal or NO_COLOR is set.
@@ -156,7 +159,7 @@ fn short_context(line: Option<&str>) -> String {
 
 struct Boot {
     console: String,
-    verdict: scenario::Verdict,
+    verdict: verdict::Verdict,
     seconds: f64,
 }
 

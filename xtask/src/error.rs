@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Errors, and the exit status each kind maps to.
 
 use std::fmt;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! JUnit XML for CI dashboards: one `testcase` per scenario and per lab block.
 
 use crate::results::{Kind, Status, TestResult};

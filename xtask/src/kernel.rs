@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! `cargo xtask kernel`: the kernel source, the merged config, and a cached out-of-tree build.
 //!
 //! A build lives in `<cache>/kernel/<key>/`, where the key hashes the kernel version and source,
@@ -37,6 +39,9 @@ pub enum SourceChoice {
 pub struct Source {
     pub dir: PathBuf,
     pub version: String,
+    /// What the build depends on of the tree: its path for a tree the cache extracted (never
+    /// edited), its content for a user's tree (see [`content_id`]).
+    pub id: String,
 }
 
 /// A finished kernel build: the image to boot and the tree to build modules against.
@@ -76,7 +81,11 @@ fn check_source(dir: &Path, origin: &str) -> Result<Source> {
             dir.display()
         )));
     }
-    Ok(Source { dir: dir.to_path_buf(), version: format!("{major}.{minor}.{sub}") })
+    Ok(Source {
+        dir: dir.to_path_buf(),
+        version: format!("{major}.{minor}.{sub}"),
+        id: dir.display().to_string(),
+    })
 }
 
 /// Extracts `tarball` into `<cache>/src/<name>/` (once) and returns the tree inside it.
@@ -137,7 +146,10 @@ fn debian_tarball() -> Result<PathBuf> {
 /// The kernel source to build, extracting or downloading it if needed.
 pub fn source(choice: &SourceChoice) -> Result<Source> {
     match choice {
-        SourceChoice::Dir(dir) => check_source(dir, &format!("--kernel-src {}", dir.display())),
+        SourceChoice::Dir(dir) => {
+            let source = check_source(dir, &format!("--kernel-src {}", dir.display()))?;
+            Ok(Source { id: content_id(dir)?, ..source })
+        }
         SourceChoice::Tarball(file) => {
             if !file.is_file() {
                 return Err(Error::unavailable(format!("--kernel-tarball {}: no such file", file.display())));
@@ -158,6 +170,37 @@ pub fn source(choice: &SourceChoice) -> Result<Source> {
             check_source(&dir, "Debian's linux-source package")
         }
     }
+}
+
+/// The content of a user's tree, so that an edited tree is rebuilt: for a git tree, its HEAD,
+/// its uncommitted changes and its untracked files; otherwise the path, size and modification
+/// time of every file.
+fn content_id(dir: &Path) -> Result<String> {
+    let git = |args: &[&str]| cmd::output(Command::new("git").arg("-C").arg(dir).args(args));
+    let mut hash = Sha256::new();
+    if let Some(head) = git(&["rev-parse", "HEAD"]) {
+        hash.update(head);
+        hash.update(git(&["diff", "HEAD", "--binary"]).unwrap_or_default());
+        hash.update(git(&["status", "--porcelain", "--untracked-files=all"]).unwrap_or_default());
+        return Ok(format!("git:{}", hex(&hash.finalize())));
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).context(|| format!("could not read {}", d.display()))?.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.push(format!("{} {} {:?}", entry.path().display(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    files.sort();
+    for file in files {
+        hash.update(file);
+    }
+    Ok(format!("files:{}", hex(&hash.finalize())))
 }
 
 /// The config fragments under `configs/`, in name order, with their contents.
@@ -219,9 +262,13 @@ const BUILD_RECIPE: &str = "tinyconfig+fragments+olddefconfig; bzImage modules; 
 /// The cache key: kernel version and source, config fragments, tool versions, recipe.
 pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions: &str) -> String {
     let mut hash = Sha256::new();
-    hash.update(format!("{BUILD_RECIPE}\n{}\n{}\n", source.version, source.dir.display()));
+    hash.update(format!("{BUILD_RECIPE}\n{}\n{}\n", source.version, source.id));
+    // Only the options count: a comment in a fragment does not change the kernel.
     for (path, text) in fragments {
-        hash.update(format!("{}\n{}\n", path.file_name().unwrap_or_default().to_string_lossy(), text));
+        hash.update(format!("{}\n", path.file_name().unwrap_or_default().to_string_lossy()));
+        for (name, value) in requested(text) {
+            hash.update(format!("{name}={value}\n"));
+        }
     }
     hash.update(tool_versions);
     hex(&hash.finalize())[..20].to_string()
@@ -230,15 +277,9 @@ pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions
 /// `make` in the kernel tree, holding the build lock: the lock stays held until `make` and all
 /// its compilers have exited, even if the harness was killed.
 fn make(tools: &Toolchain, source: &Source, out: &Path, lock: &File) -> Command {
-    let mut make = Command::new("make");
+    let mut make = tools.make(&source.dir);
     children::inherit(&mut make, lock);
-    make.arg("-C")
-        .arg(&source.dir)
-        .arg(format!("O={}", out.display()))
-        .arg("ARCH=x86_64")
-        .arg(format!("RUSTC={}", tools.rustc.display()))
-        .arg(format!("BINDGEN={}", tools.bindgen.display()))
-        .env("LIBCLANG_PATH", &tools.libclang_dir);
+    make.arg(format!("O={}", out.display())).arg("ARCH=x86_64");
     make
 }
 
@@ -358,7 +399,7 @@ mod tests {
 
     #[test]
     fn the_cache_key_follows_every_input() {
-        let source = Source { dir: "/src".into(), version: "7.3.4".into() };
+        let source = Source { dir: "/src".into(), version: "7.3.4".into(), id: "/src".into() };
         let frags = vec![(PathBuf::from("configs/a.config"), "CONFIG_RUST=y\n".to_string())];
         let key = cache_key(&source, &frags, "rustc 1.96.0");
         assert_eq!(key, cache_key(&source, &frags, "rustc 1.96.0"));
@@ -367,5 +408,21 @@ mod tests {
         assert_ne!(key, cache_key(&source, &other, "rustc 1.96.0"));
         let newer = Source { version: "7.3.5".into(), ..source.clone() };
         assert_ne!(key, cache_key(&newer, &frags, "rustc 1.96.0"));
+        let edited = Source { id: "git:1234".into(), ..source.clone() };
+        assert_ne!(key, cache_key(&edited, &frags, "rustc 1.96.0"));
+        let commented = vec![(PathBuf::from("configs/a.config"), "# why\nCONFIG_RUST=y\n".to_string())];
+        assert_eq!(key, cache_key(&source, &commented, "rustc 1.96.0"));
+    }
+
+    #[test]
+    fn a_users_tree_is_known_by_its_content() {
+        let dir = std::env::temp_dir().join(format!("irqlock-tree-{}", std::process::id()));
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("sub/a.c"), "int a;\n").unwrap();
+        let before = content_id(&dir).unwrap();
+        assert_eq!(before, content_id(&dir).unwrap());
+        fs::write(dir.join("sub/a.c"), "int a = 1;\n").unwrap();
+        assert_ne!(before, content_id(&dir).unwrap());
+        let _ = fs::remove_dir_all(&dir);
     }
 }

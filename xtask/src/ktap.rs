@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! KTAP output (Documentation/dev-tools/ktap.rst): one line per scenario, and totals.
 
 /// One scenario's line of results.

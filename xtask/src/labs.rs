@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! The lab exercises under `docs/labs/`: their expected-output blocks are checked against the
 //! console of a real boot of the scenario they name, so the docs cannot drift from the kernel.
 //!
@@ -14,7 +16,7 @@
 
 use crate::error::{Context, Result};
 use crate::paths::files_with_extension;
-use crate::scenario;
+use crate::verdict;
 use std::path::{Path, PathBuf};
 
 /// One checked block.
@@ -36,7 +38,7 @@ impl Block {
 
     /// The block's lines the console lacks, as messages (empty when it matches).
     pub fn check(&self, console: &str) -> Vec<String> {
-        scenario::missing_in_order(console, &self.lines).into_iter().map(|(_, message)| message).collect()
+        verdict::missing_in_order(console, &self.lines).into_iter().map(|(_, message)| message).collect()
     }
 }
 

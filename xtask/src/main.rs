@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! `cargo xtask`: builds the irqlock kernel and module, boots them under QEMU, and checks
 //! what the kernel reports. `main` only parses arguments and dispatches.
 
@@ -5,6 +7,7 @@ mod children;
 mod cmd;
 mod demo;
 mod error;
+mod guest;
 mod harness;
 mod initramfs;
 mod junit;
@@ -15,10 +18,13 @@ mod module;
 mod paths;
 mod qemu;
 mod results;
+mod run;
 mod scenario;
 mod setup;
 mod symbols;
+mod test;
 mod triage;
+mod verdict;
 mod vocab;
 
 use clap::{Args, Parser, Subcommand};
@@ -161,7 +167,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Commands::Demo(args) => return demo::demo(&args.choice()),
         Commands::Shell { edu, cmdline, kernel } => {
-            return harness::shell(&kernel.choice(), edu, cmdline);
+            return run::shell(&kernel.choice(), edu, cmdline);
         }
         Commands::Kernel(args) => {
             let tools = setup::setup(false)?;
@@ -176,34 +182,11 @@ fn run(cli: Cli) -> Result<i32> {
             let prepared = harness::prepare(&args.choice(), "module")?;
             println!("{}", prepared.module.display());
         }
-        Commands::Run {
-            lock,
-            source,
-            handler,
-            irq,
-            mut devices,
-            cmdline,
-            params,
-            no_rmmod,
-            timeout,
-            kernel,
-        } => {
-            let mut all = Vec::new();
-            for (key, value) in [("lock", &lock), ("source", &source), ("handler", &handler), ("irq", &irq)] {
-                if let Some(value) = value {
-                    all.push(format!("{key}={value}"));
-                }
-            }
-            all.extend(params);
-            // Names are checked here, before anything is built or booted.
-            vocab::check_params(&all)
-                .map_err(|e| error::Error { message: e, exit_code: error::EXIT_USAGE })?;
-            if source.as_deref() == Some("edu") && !devices.iter().any(|d| d == "edu") {
-                devices.push("edu".to_string());
-            }
-            return harness::run(&harness::RunOptions {
+        Commands::Run { lock, source, handler, irq, devices, cmdline, params, no_rmmod, timeout, kernel } => {
+            let named = [("lock", lock), ("source", source), ("handler", handler), ("irq", irq)];
+            return run::run(&run::RunOptions {
                 source: kernel.choice(),
-                params: all,
+                params: vocab::insmod_params(named, params),
                 rmmod: !no_rmmod,
                 timeout: Duration::from_secs(timeout),
                 devices,
@@ -213,7 +196,7 @@ fn run(cli: Cli) -> Result<i32> {
         Commands::Test { filter, jobs, repeat, json, junit, kernel } => {
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            return harness::test(&harness::TestOptions {
+            return test::test(&test::TestOptions {
                 source: kernel.choice(),
                 filter,
                 jobs,
@@ -222,26 +205,9 @@ fn run(cli: Cli) -> Result<i32> {
                 junit,
             });
         }
-        Commands::Triage { file, json } => return triage_command(&file, json),
+        Commands::Triage { file, json } => return triage::command(&file, json),
     }
     Ok(EXIT_PASS)
-}
-
-/// `cargo xtask triage`: exit 0 without reports, 1 with reports, 69 when unreadable.
-fn triage_command(file: &std::path::Path, json: bool) -> Result<i32> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| error::Error::unavailable(format!("could not read {}: {e}", file.display())))?;
-    let reports = triage::parse(&String::from_utf8_lossy(&bytes));
-    if json {
-        let text = serde_json::to_string_pretty(&reports).expect("reports serialize");
-        println!("{text}");
-    } else {
-        for r in &reports {
-            let truncated = if r.truncated { " (truncated)" } else { "" };
-            println!("{}:{}-{}: {}{truncated}", file.display(), r.first_line, r.last_line, r.title);
-        }
-    }
-    Ok(if reports.is_empty() { EXIT_PASS } else { error::EXIT_FAIL })
 }
 
 fn main() -> ExitCode {

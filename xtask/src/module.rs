@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Building `irqlock.ko` against a cached kernel build tree, as `make KDIR=...` would.
 
 use crate::children;
@@ -24,22 +26,28 @@ pub fn build(tools: &Toolchain, kernel: &kernel::Build, dest: &Path) -> Result<P
         eprintln!("module: another run is building in {}; waiting for it", out.display());
         lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
     }
-    let mut make = Command::new("make");
+    let mut make = tools.make(&kernel.dir);
     children::inherit(&mut make, &lock);
-    make.arg("-C")
-        .arg(&kernel.dir)
-        .arg(format!("M={}", project_dir().display()))
+    make.arg(format!("M={}", project_dir().display()))
         .arg(format!("MO={}", out.display()))
-        .arg(format!("RUSTC={}", tools.rustc.display()))
-        .arg(format!("BINDGEN={}", tools.bindgen.display()))
         // Debug info, so that `demo` can name the source line of each frame of the module.
-        .arg("KRUSTFLAGS=-Cdebuginfo=2")
-        .env("LIBCLANG_PATH", &tools.libclang_dir);
+        .arg("KRUSTFLAGS=-Cdebuginfo=2");
     cmd::run_logged(&mut make, &out.join("build.log"), "module build", Duration::from_secs(30))?;
     let copy = dest.join("irqlock.ko");
     std::fs::copy(out.join("irqlock.ko"), &copy)
         .context(|| format!("could not copy irqlock.ko to {}", dest.display()))?;
     Ok(copy)
+}
+
+/// The settings lines of a rustfmt.toml, without comments and blank lines.
+fn settings(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).context(|| format!("could not read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
 }
 
 /// `cargo xtask lint`: the module against the kernel's own gates: rustfmt with the kernel's
@@ -53,31 +61,28 @@ pub fn lint(tools: &Toolchain, kernel: &kernel::Build, out: &Path) -> Result<()>
         .filter(|p| p.extension().is_some_and(|x| x == "rs"))
         .collect();
     sources.sort();
-    let rustfmt_toml = kernel.dir.join("source/.rustfmt.toml");
     // A check that ran and found something is a failure (exit 1), not "could not run".
     let failed = |e: Error| Error { exit_code: EXIT_FAIL, ..e };
-    cmd::run(
-        Command::new("rustfmt")
-            .args(["--check", "--edition", "2021", "--config-path"])
-            .arg(&rustfmt_toml)
-            .args(&sources),
-    )
-    .map_err(failed)?;
+    let kernel_settings = settings(&kernel.dir.join("source/.rustfmt.toml"))?;
+    if settings(&root.join("rust/.rustfmt.toml"))? != kernel_settings {
+        return Err(failed(Error::unavailable(format!(
+            "rust/.rustfmt.toml no longer matches the kernel's settings: make its settings {kernel_settings:?}"
+        ))));
+    }
+    // The Makefile's target, as a user would run it: one definition of the check.
+    let mut rustfmt = Command::new("make");
+    rustfmt.arg("-C").arg(&root).arg(format!("KDIR={}", kernel.dir.display())).arg("rustfmtcheck");
+    cmd::run(&mut rustfmt).map_err(failed)?;
 
     // A fresh tree (this run's own), so that every file is checked, not only the changed ones.
     let out = out.join("lint");
     std::fs::create_dir_all(&out).context(|| format!("could not create {}", out.display()))?;
-    let mut make = Command::new("make");
-    make.arg("-C")
-        .arg(&kernel.dir)
-        .arg(format!("M={}", root.display()))
+    let mut make = tools.make(&kernel.dir);
+    make.arg(format!("M={}", root.display()))
         .arg(format!("MO={}", out.display()))
-        .arg(format!("RUSTC={}", tools.rustc.display()))
-        .arg(format!("BINDGEN={}", tools.bindgen.display()))
         .arg("CLIPPY=1")
         .arg(format!("CLIPPY_DRIVER={}", tools.clippy_driver.display()))
-        .arg("KRUSTFLAGS=-Dwarnings")
-        .env("LIBCLANG_PATH", &tools.libclang_dir);
+        .arg("KRUSTFLAGS=-Dwarnings");
     cmd::run_logged(&mut make, &out.join("lint.log"), "module clippy", Duration::from_secs(30))
         .map_err(failed)?;
     eprintln!("lint: rustfmt and clippy are clean for rust/");

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Where things are: the project, the cache, and each run's own output directory.
 
 use crate::error::{Context, Result};

@@ -1,8 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Booting the guest under QEMU, capturing its serial console, and stopping it on a timeout.
 
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
+pub use crate::guest::End;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,18 +33,6 @@ pub struct Vm {
     /// The file behind the guest's second serial port (ttyS1), where the init script writes
     /// its markers and step output, apart from kernel messages.
     pub harness_log: Option<PathBuf>,
-}
-
-/// How the VM ended.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum End {
-    /// QEMU exited by itself: the guest powered off, or panicked (`panic=-1 -no-reboot`).
-    Exited(Option<i32>),
-    /// The timeout passed and the harness stopped QEMU.
-    TimedOut,
-    /// The kernel did not reach user space in time (a boot hang, before any scenario step);
-    /// the harness stopped QEMU.
-    BootHang,
 }
 
 /// A finished boot: how it ended, its console, and how long it took.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! One result set for a test run, scenarios and lab blocks alike, rendered the same way to
 //! KTAP (stdout), JSON and JUnit, so that every output lists the same tests.
 

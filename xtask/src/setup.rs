@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! `cargo xtask setup`: is everything there, and if not, install it or say how.
 //!
 //! Every other command calls [`ensure`] first, so a missing tool stops it before any build
@@ -24,6 +26,17 @@ pub struct Toolchain {
 }
 
 impl Toolchain {
+    /// `make -C dir` with the compilers the kernel build needs: the one place that says so.
+    pub fn make(&self, dir: &Path) -> Command {
+        let mut make = Command::new("make");
+        make.arg("-C")
+            .arg(dir)
+            .arg(format!("RUSTC={}", self.rustc.display()))
+            .arg(format!("BINDGEN={}", self.bindgen.display()))
+            .env("LIBCLANG_PATH", &self.libclang_dir);
+        make
+    }
+
     /// Versions of every tool that shapes the kernel build, for the cache key.
     pub fn versions(&self) -> String {
         let version = |program: &Path, arg: &str| {
@@ -318,7 +331,9 @@ pub fn setup(check_only: bool) -> Result<Toolchain> {
     }
     if missing.iter().any(|(_, i)| *i == Install::Bindgen) {
         // bindgen needs libclang at run time, not at build time.
-        cmd::run(Command::new("cargo").args([
+        // The cargo that runs this command (`$CARGO`), not whichever is first on PATH.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        cmd::run(Command::new(cargo).args([
             "install",
             "--locked",
             &format!("bindgen-cli@{BINDGEN_VERSION}"),

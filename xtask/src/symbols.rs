@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Source lines for the module's frames in a call trace, from `irqlock.ko`'s debug info,
 //! with binutils' `readelf` and `addr2line`.
 

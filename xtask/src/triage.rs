@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! Kernel reports in a console log: what they are, where they start and end, and whose fault.
 //!
 //! Titles follow syzkaller's style (`BUG: sleeping function called from invalid context in
 //! f`), so that they are stable across boots: no addresses, PIDs or timestamps. This module
 //! knows nothing of scenarios or QEMU; it reads any kernel log.
 
+use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use serde::Serialize;
 
 /// The family a report belongs to.
@@ -571,6 +574,23 @@ fn guilty(body: &[&str]) -> Option<String> {
             .find(|f| !is_machinery(f))
     };
     pick(true).or_else(|| pick(false))
+}
+
+/// `cargo xtask triage`: exit 0 without reports, 1 with reports, 69 when unreadable.
+pub fn command(file: &std::path::Path, json: bool) -> Result<i32> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| Error::unavailable(format!("could not read {}: {e}", file.display())))?;
+    let reports = parse(&String::from_utf8_lossy(&bytes));
+    if json {
+        let text = serde_json::to_string_pretty(&reports).expect("reports serialize");
+        println!("{text}");
+    } else {
+        for r in &reports {
+            let truncated = if r.truncated { " (truncated)" } else { "" };
+            println!("{}:{}-{}: {}{truncated}", file.display(), r.first_line, r.last_line, r.title);
+        }
+    }
+    Ok(if reports.is_empty() { EXIT_PASS } else { EXIT_FAIL })
 }
 
 #[cfg(test)]

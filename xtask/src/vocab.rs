@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
 //! The module's named parameters and the names each accepts, as `rust/config.rs` declares
 //! them. The harness checks names against these before it builds or boots anything; a test
 //! keeps this list equal to the module's.
@@ -28,6 +30,19 @@ impl Param {
             Err(format!("unknown {}={value}; accepted: {}", self.name, self.values.join(", ")))
         }
     }
+}
+
+/// The insmod parameters: the named ones given, in this order, then `extra` (`name=value`).
+pub fn insmod_params<const N: usize>(named: [(&str, Option<String>); N], extra: Vec<String>) -> Vec<String> {
+    let mut params: Vec<String> =
+        named.into_iter().filter_map(|(key, value)| value.map(|v| format!("{key}={v}"))).collect();
+    params.extend(extra);
+    params
+}
+
+/// The value given for `name`, if any.
+pub fn value_of<'a>(params: &'a [String], name: &str) -> Option<&'a str> {
+    params.iter().rev().find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Checks every `name=value` whose name is a named parameter.

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `cargo xtask run` (one boot with the given parameters, and what it showed) and
+//! `cargo xtask shell` (the lab VM).
+
+use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use crate::guest::{Finish, Step};
+use crate::harness::{prepare, read_harness_log};
+use crate::kernel::SourceChoice;
+use crate::qemu::End;
+use crate::scenario::Outcome;
+use crate::verdict::{self, Boot};
+use crate::vocab;
+use std::time::Duration;
+
+/// Options of `cargo xtask run`.
+pub struct RunOptions {
+    pub source: SourceChoice,
+    pub params: Vec<String>,
+    pub rmmod: bool,
+    pub timeout: Duration,
+    pub devices: Vec<String>,
+    pub cmdline: Vec<String>,
+}
+
+/// Boots once with the given module parameters, shows the console as it comes, and ends with
+/// a one-line verdict naming the kernel reports seen.
+///
+/// Exit status: 0 when the guest ran to its end with insmod succeeding (kernel reports are
+/// what a lesson shows, so they do not change it); 1 when insmod failed, the kernel panicked,
+/// or the VM hung; 69 when it could not run.
+pub fn run(options: &RunOptions) -> Result<i32> {
+    // Names are checked before anything is built or booted.
+    vocab::check_params(&options.params).map_err(|message| Error { message, exit_code: EXIT_USAGE })?;
+    let mut devices = options.devices.clone();
+    if vocab::value_of(&options.params, "source") == Some("edu") && !devices.iter().any(|d| d == "edu") {
+        devices.push("edu".to_string());
+    }
+    let prepared = prepare(&options.source, "run")?;
+    let mut steps = vec![Step::Insmod(options.params.clone())];
+    if options.rmmod {
+        steps.push(Step::Rmmod);
+    }
+    let dir = prepared.out.clone();
+    let mut vm = prepared.vm(&dir, &steps, Finish::PowerOff, options.timeout)?;
+    vm.devices = devices;
+    vm.cmdline = options.cmdline.clone();
+    let run = vm.boot(&dir.join("console.log"), true)?;
+    let log = String::from_utf8_lossy(
+        &std::fs::read(&run.console).context(|| "could not read the console".into())?,
+    )
+    .into_owned();
+    let harness = read_harness_log(&vm);
+    // The same reading of the boot as every scenario's verdict.
+    let seen = verdict::see(&Boot { console: &log, harness: &harness, end: run.end });
+    let insmod = match seen.insmod() {
+        Some(0) => "insmod ok".to_string(),
+        Some(status) => format!("insmod failed (exit {status})"),
+        None => "insmod did not finish".to_string(),
+    };
+    let end = match seen.outcome {
+        Outcome::Hang if run.end == End::BootHang => {
+            "the kernel hung before user space and was stopped".to_string()
+        }
+        Outcome::Hang => format!("the VM hung and was stopped after {}s", options.timeout.as_secs()),
+        Outcome::Panic => "the VM ended early (kernel panic)".to_string(),
+        Outcome::Clean | Outcome::Reports => "the guest finished".to_string(),
+    };
+    let failed = seen.insmod() != Some(0) || matches!(seen.outcome, Outcome::Hang | Outcome::Panic);
+    let reports = &seen.reports;
+    let titles: Vec<String> = reports.iter().map(|r| format!("[{}]", r.title)).collect();
+    println!(
+        "\nverdict: {end}; {insmod}; {} kernel report{}{}{}; {:.1}s; console: {}",
+        reports.len(),
+        if reports.len() == 1 { "" } else { "s" },
+        if reports.is_empty() { "" } else { ": " },
+        titles.join(" "),
+        run.wall.as_secs_f64(),
+        run.console.display()
+    );
+    Ok(if failed { EXIT_FAIL } else { EXIT_PASS })
+}
+
+/// `cargo xtask shell`: the lab VM with a shell on the console. Leaving the shell powers off.
+pub fn shell(source: &SourceChoice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
+    let prepared = prepare(source, "shell")?;
+    let dir = prepared.out.clone();
+    // A lab session has no time limit; the timeout applies to non-interactive boots only.
+    let mut vm = prepared.vm(&dir, &[], Finish::Shell, Duration::from_secs(u64::MAX / 4))?;
+    if edu {
+        vm.devices.push("edu".to_string());
+    }
+    vm.cmdline = cmdline;
+    eprintln!("shell: try `insmod /irqlock.ko lock=mutex`, `dmesg`, `rmmod irqlock`, `cat /proc/interrupts`");
+    eprintln!(
+        "shell: `exit` powers the VM off; the console is kept in {}",
+        dir.join("console.log").display()
+    );
+    vm.boot(&dir.join("console.log"), true)?;
+    Ok(EXIT_PASS)
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `cargo xtask test`: every scenario, one fresh boot each, and the lab blocks against those
+//! boots; repeated on request, with the verdicts counted.
+
+use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE};
+use crate::harness::{boot_scenario, prepare, Prepared};
+use crate::kernel::SourceChoice;
+use crate::labs;
+use crate::paths::project_dir;
+use crate::results::{self, Kind, Status, TestResult};
+use crate::scenario::{self, Scenario};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Boots `scenario` under `out/` and turns what happened into its result.
+fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> TestResult {
+    let started = Instant::now();
+    let result = boot_scenario(prepared, scenario, out);
+    let (status, failures, error, reports) = match result {
+        Ok((v, _, _)) if v.passed() => (Status::Pass, Vec::new(), None, v.reports),
+        Ok((v, _, _)) => (Status::Fail, v.failures, None, v.reports),
+        Err(e) => (Status::Error, Vec::new(), Some(e.message), Vec::new()),
+    };
+    TestResult {
+        name: scenario.name.clone(),
+        kind: Kind::Scenario,
+        description: scenario.description.clone(),
+        status,
+        seconds: started.elapsed().as_secs_f64(),
+        failures,
+        error,
+        reports,
+        console: out.join(&scenario.name).join("console.log"),
+    }
+}
+
+/// A lab block checked against the console of its scenario's boot in `scenarios`.
+fn check_block(block: &labs::Block, scenarios: &[TestResult]) -> TestResult {
+    let root = project_dir();
+    let boot = scenarios.iter().find(|r| r.name == block.scenario);
+    let (status, failures, error) = match boot.map(|b| (b, std::fs::read(&b.console))) {
+        None => (Status::Fail, vec![format!("no scenario {} under tests/scenarios/", block.scenario)], None),
+        Some((_, Ok(bytes))) => {
+            let missing = block.check(&String::from_utf8_lossy(&bytes));
+            (if missing.is_empty() { Status::Pass } else { Status::Fail }, missing, None)
+        }
+        Some((b, Err(e))) if b.status == Status::Error => {
+            (Status::Error, Vec::new(), Some(format!("its scenario could not run: {e}")))
+        }
+        Some((b, Err(e))) => {
+            (Status::Fail, vec![format!("could not read {}: {e}", b.console.display())], None)
+        }
+    };
+    TestResult {
+        name: format!("{} ({})", block.name(&root), block.scenario),
+        kind: Kind::LabBlock,
+        description: format!("the lab's expected output, against a boot of {}", block.scenario),
+        status,
+        seconds: 0.0,
+        failures,
+        error,
+        reports: Vec::new(),
+        console: boot.map(|b| b.console.clone()).unwrap_or_default(),
+    }
+}
+
+/// Options of `cargo xtask test`.
+pub struct TestOptions {
+    pub source: SourceChoice,
+    pub filter: Option<String>,
+    pub jobs: usize,
+    /// Run the whole matrix this many times and count the verdicts.
+    pub repeat: usize,
+    /// Also write the results as JSON here.
+    pub json: Option<PathBuf>,
+    /// Also write the results as JUnit XML here.
+    pub junit: Option<PathBuf>,
+}
+
+/// Boots every scenario once (`jobs` at a time, files under `out/`), then checks the lab
+/// blocks against those boots.
+fn run_matrix(
+    prepared: &Prepared,
+    scenarios: &[Scenario],
+    blocks: &[labs::Block],
+    jobs: usize,
+    out: &Path,
+) -> Vec<TestResult> {
+    // The longest boots (by their timeouts) start first, so that the short ones fill in
+    // around them; results stay in name order.
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(scenarios[i].timeout_s));
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<TestResult>>> = Mutex::new(vec![None; scenarios.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let index = {
+                    let mut next = next.lock().expect("not poisoned");
+                    *next += 1;
+                    *next - 1
+                };
+                let Some(&index) = order.get(index) else {
+                    return;
+                };
+                let scenario = &scenarios[index];
+                eprintln!("test: booting {}: {}", scenario.name, scenario.description);
+                let result = run_scenario(prepared, scenario, out);
+                let word = match result.status {
+                    Status::Pass => "passed",
+                    Status::Fail => "FAILED",
+                    Status::Error => "could not run",
+                };
+                eprintln!("test: {} {word} in {:.1}s", scenario.name, result.seconds);
+                results.lock().expect("not poisoned")[index] = Some(result);
+            });
+        }
+    });
+    let mut results: Vec<TestResult> = results
+        .into_inner()
+        .expect("not poisoned")
+        .into_iter()
+        .map(|r| r.expect("every scenario ran"))
+        .collect();
+    let checked: Vec<TestResult> = blocks.iter().map(|b| check_block(b, &results)).collect();
+    results.extend(checked);
+    results
+}
+
+/// Runs every scenario (one fresh boot each) `repeat` times, prints KTAP on stdout, and
+/// returns the exit status: 0 all passed, 1 a test failed (or, repeated, did not give the same
+/// verdict every time), 69 a scenario could not be run.
+pub fn test(options: &TestOptions) -> Result<i32> {
+    let mut scenarios = scenario::load_all(&project_dir().join("tests/scenarios"))?;
+    if let Some(filter) = &options.filter {
+        scenarios.retain(|s| s.name.contains(filter.as_str()));
+        if scenarios.is_empty() {
+            return Err(Error::unavailable(format!(
+                "no scenario under tests/scenarios/ matches --filter {filter}"
+            )));
+        }
+    }
+    let blocks: Vec<labs::Block> = labs::load(&project_dir().join("docs/labs"))?
+        .into_iter()
+        .filter(|b| options.filter.is_none() || scenarios.iter().any(|s| s.name == b.scenario))
+        .collect();
+    let prepared = prepare(&options.source, "test")?;
+    let jobs = options.jobs.max(1).min(scenarios.len());
+    let repeat = options.repeat.max(1);
+    eprintln!(
+        "test: {} scenarios and {} lab blocks, {jobs} boots at a time{}; output in {}",
+        scenarios.len(),
+        blocks.len(),
+        if repeat > 1 { format!(", {repeat} runs") } else { String::new() },
+        prepared.out.display()
+    );
+
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    for n in 1..=repeat {
+        let out = if repeat == 1 { prepared.out.clone() } else { prepared.out.join(format!("run-{n}")) };
+        let results = run_matrix(&prepared, &scenarios, &blocks, jobs, &out);
+        if repeat > 1 {
+            let (pass, fail, error) = results::counts(&results);
+            eprintln!(
+                "test: run {n}/{repeat}: {pass} passed, {} failed ({:.0}s so far)",
+                fail + error,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        runs.push(results);
+    }
+    let (results, disagreements) = if repeat == 1 {
+        (runs.pop().expect("one run"), 0)
+    } else {
+        let tally = Tally::new(&runs);
+        eprint!("{}", tally.table());
+        (tally.results, tally.disagreements)
+    };
+
+    print!("{}", results::to_ktap(&results));
+    if let Some(path) = &options.json {
+        std::fs::write(path, results::to_json(&results))
+            .context(|| format!("could not write {}", path.display()))?;
+    }
+    if let Some(path) = &options.junit {
+        std::fs::write(path, results::to_junit(&results))
+            .context(|| format!("could not write {}", path.display()))?;
+    }
+    let (pass, fail, error) = results::counts(&results);
+    eprintln!("{pass} passed, {} failed; output in {}", fail + error, prepared.out.display());
+    if repeat > 1 {
+        eprintln!(
+            "{repeat} runs in {:.0}s: {disagreements} tests did not give the same verdict every run",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if error > 0 {
+        EXIT_UNAVAILABLE
+    } else if fail > 0 || disagreements > 0 {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    })
+}
+
+/// Each verdict one test gave, with the runs that gave it.
+type Verdicts = Vec<(String, Vec<usize>)>;
+
+/// The verdicts of repeated runs of the same tests, counted per test.
+struct Tally {
+    /// One result per test: passed only if it passed in every run; the failures say which runs
+    /// gave which verdict.
+    results: Vec<TestResult>,
+    /// Per test, its name and the runs (1-based) that gave each verdict.
+    counts: Vec<(String, Verdicts)>,
+    disagreements: usize,
+}
+
+impl Tally {
+    fn new(runs: &[Vec<TestResult>]) -> Self {
+        let mut results = Vec::new();
+        let mut counts = Vec::new();
+        let mut disagreements = 0;
+        for (i, first) in runs[0].iter().enumerate() {
+            let mut verdicts: Verdicts = Vec::new();
+            let mut failures = Vec::new();
+            for (n, run) in runs.iter().enumerate() {
+                let r = &run[i];
+                let verdict = match r.status {
+                    Status::Pass => "pass".to_string(),
+                    Status::Fail => format!("fail: {}", r.failures.first().map(String::as_str).unwrap_or("")),
+                    Status::Error => format!("error: {}", r.error.as_deref().unwrap_or("")),
+                };
+                let verdict = verdict.lines().next().unwrap_or("").to_string();
+                if r.status != Status::Pass {
+                    failures.push(format!("run {}: {}", n + 1, verdict));
+                    failures.extend(r.failures.iter().skip(1).map(|f| format!("run {}: {f}", n + 1)));
+                    failures.push(format!("run {}: console: {}", n + 1, r.console.display()));
+                }
+                match verdicts.iter_mut().find(|(v, _)| *v == verdict) {
+                    Some((_, at)) => at.push(n + 1),
+                    None => verdicts.push((verdict, vec![n + 1])),
+                }
+            }
+            if verdicts.len() > 1 {
+                disagreements += 1;
+            }
+            let statuses: Vec<Status> = runs.iter().map(|run| run[i].status).collect();
+            let status = if statuses.iter().all(|s| *s == Status::Pass) {
+                Status::Pass
+            } else if statuses.contains(&Status::Fail) {
+                Status::Fail
+            } else {
+                Status::Error
+            };
+            let seconds = runs.iter().map(|run| run[i].seconds).sum::<f64>() / runs.len() as f64;
+            let mut summary: Vec<String> =
+                verdicts.iter().map(|(v, at)| format!("{} of {} runs: {v}", at.len(), runs.len())).collect();
+            summary.extend(failures);
+            results.push(TestResult {
+                status,
+                seconds,
+                failures: if status == Status::Pass { Vec::new() } else { summary },
+                error: None,
+                ..first.clone()
+            });
+            counts.push((first.name.clone(), verdicts));
+        }
+        Tally { results, counts, disagreements }
+    }
+
+    /// Per test, how many runs gave which verdict.
+    fn table(&self) -> String {
+        let width = self.counts.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        let mut text = String::from("verdicts per test (runs):\n");
+        for (name, verdicts) in &self.counts {
+            let mark = if verdicts.len() > 1 { "FLIPPED" } else { "" };
+            let counted: Vec<String> = verdicts.iter().map(|(v, at)| format!("{} {v}", at.len())).collect();
+            text += &format!("  {name:<width$}  {}  {mark}\n", counted.join("; "));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, status: Status, failure: &str) -> TestResult {
+        TestResult {
+            name: name.into(),
+            kind: Kind::Scenario,
+            description: String::new(),
+            status,
+            seconds: 2.0,
+            failures: if failure.is_empty() { vec![] } else { vec![failure.into()] },
+            error: None,
+            reports: Vec::new(),
+            console: format!("/out/{name}/console.log").into(),
+        }
+    }
+
+    #[test]
+    fn repeated_runs_count_verdicts_and_find_flips() {
+        let steady = |s| result("steady", s, "");
+        let runs = vec![
+            vec![
+                steady(Status::Pass),
+                result("flaky", Status::Pass, ""),
+                result("broken", Status::Fail, "x"),
+            ],
+            vec![
+                steady(Status::Pass),
+                result("flaky", Status::Fail, "lacks y"),
+                result("broken", Status::Fail, "x"),
+            ],
+        ];
+        let tally = Tally::new(&runs);
+        assert_eq!(tally.disagreements, 1);
+        let statuses: Vec<Status> = tally.results.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [Status::Pass, Status::Fail, Status::Fail]);
+        assert_eq!(tally.results[1].failures[0], "1 of 2 runs: pass");
+        assert_eq!(tally.results[1].failures[1], "1 of 2 runs: fail: lacks y");
+        assert!(tally.results[1].failures.contains(&"run 2: console: /out/flaky/console.log".to_string()));
+        let table = tally.table();
+        assert!(table.contains("steady  2 pass  \n"), "{table}");
+        assert!(table.contains("flaky   1 pass; 1 fail: lacks y  FLIPPED\n"), "{table}");
+        assert!(table.contains("broken  2 fail: x  \n"), "{table}");
+    }
+}

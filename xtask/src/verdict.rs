@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The verdict on one boot: a function of the scenario's expectation and what the boot left
+//! behind (its console, the init script's channel, how the VM ended), and of nothing else.
+//!
+//! The console goes through [`crate::triage`] for the kernel's reports; the init script's
+//! markers ([`crate::guest`]) give each step's exit status, the taint and the end.
+
+use crate::guest::{markers, End, Markers};
+use crate::scenario::{errno_text, Outcome, Scenario};
+use crate::triage::{self, Report};
+
+/// Runs of white space count as one, so that columns (/proc/interrupts) do not matter.
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `line` holds `wanted`, where `...` in `wanted` stands for any text.
+fn matches(line: &str, wanted: &str) -> bool {
+    let mut rest = line;
+    for part in wanted.split("...") {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The `wanted` lines that the console log does not show in this order, as messages.
+///
+/// Timestamps are left out on both sides, Rust symbols are demangled, runs of white space
+/// count as one, and `...` in a wanted line stands for any text.
+pub fn missing_in_order(log: &str, wanted: &[String]) -> Vec<(String, String)> {
+    let lines: Vec<String> =
+        log.lines().map(|l| squeeze(&triage::demangle_line(triage::strip_prefix(l)))).collect();
+    let mut failures = Vec::new();
+    let mut from = 0;
+    for want in wanted {
+        let squeezed = squeeze(triage::strip_prefix(want));
+        match lines[from..].iter().position(|l| matches(l, &squeezed)) {
+            Some(at) => from += at + 1,
+            None => failures.push((want.clone(), format!("the console lacks {want:?} (after line {from})"))),
+        }
+    }
+    failures
+}
+
+/// TAINT_OOT_MODULE: loading any out-of-tree module sets it.
+const TAINT_OOT_MODULE: u64 = 1 << 12;
+
+/// One way a scenario may end: the main expectation or an alternative.
+struct Ending<'a> {
+    outcome: Outcome,
+    reports: &'a [String],
+    then_any: &'a [String],
+}
+
+/// The result of one scenario.
+#[derive(Debug)]
+pub struct Verdict {
+    pub failures: Vec<String>,
+    pub reports: Vec<Report>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// What one boot left behind.
+pub struct Boot<'a> {
+    /// The console (ttyS0): kernel messages and, interleaved, the init script's copy.
+    pub console: &'a str,
+    /// The init script's own channel (ttyS1), where markers and step output are intact; empty
+    /// when there is none, and then the console's copy is read.
+    pub harness: &'a str,
+    pub end: End,
+}
+
+/// What a boot shows, before any expectation: how it ended, insmod's exit status, the reports.
+pub struct Seen {
+    pub outcome: Outcome,
+    pub markers: Markers,
+    pub reports: Vec<Report>,
+}
+
+impl Seen {
+    /// insmod's exit status (it is always step 1), if the init script got to say it.
+    pub fn insmod(&self) -> Option<i32> {
+        self.markers.exits.iter().find(|(n, _)| *n == 1).map(|(_, status)| *status)
+    }
+}
+
+/// Reads a boot: `cargo xtask run` shows this; [`judge`] compares it with a scenario.
+pub fn see(boot: &Boot) -> Seen {
+    let reports = triage::parse(boot.console);
+    let markers = markers(if boot.harness.trim().is_empty() { boot.console } else { boot.harness });
+    let outcome = match boot.end {
+        End::TimedOut | End::BootHang => Outcome::Hang,
+        End::Exited(_) if !markers.ended => Outcome::Panic,
+        End::Exited(_) if reports.is_empty() => Outcome::Clean,
+        End::Exited(_) => Outcome::Reports,
+    };
+    Seen { outcome, markers, reports }
+}
+
+/// Judges a boot of `scenario`.
+pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
+    let expect = &scenario.expect;
+    let (log, harness, end) = (boot.console, boot.harness, boot.end);
+    let Seen { outcome: seen_outcome, markers: marks, reports } = see(boot);
+    let mut failures = Vec::new();
+
+    let outcome_ok = |outcome: Outcome| match outcome {
+        // A panic is seen as a report, so "panic" needs the VM to end early by itself.
+        Outcome::Panic => seen_outcome == Outcome::Panic,
+        Outcome::Hang => end == End::TimedOut,
+        Outcome::Clean | Outcome::Reports => marks.ended && matches!(end, End::Exited(_)),
+    };
+    let endings: Vec<Ending> =
+        std::iter::once(Ending { outcome: expect.outcome, reports: &expect.reports, then_any: &[] })
+            .chain(expect.alternative.iter().map(|a| Ending {
+                outcome: a.outcome.unwrap_or(expect.outcome),
+                reports: &a.reports,
+                then_any: &a.then_any,
+            }))
+            .collect();
+    if !endings.iter().any(|e| outcome_ok(e.outcome)) {
+        let what = match seen_outcome {
+            Outcome::Hang if end == End::BootHang => {
+                "the kernel hung before user space, twice; the harness stopped it".to_string()
+            }
+            Outcome::Hang => format!(
+                "the VM hung: no end of the init script within {}s; the harness stopped it",
+                scenario.timeout_s
+            ),
+            Outcome::Panic => "the VM ended before the init script did (kernel panic or crash)".to_string(),
+            _ => "the init script ran to its end".to_string(),
+        };
+        failures.push(format!("expected outcome {:?}, but {what}", expect.outcome));
+    }
+
+    // insmod is always step 1.
+    match (expect.insmod.as_str(), marks.exits.iter().find(|(n, _)| *n == 1)) {
+        (_, None) if marks.ended => {
+            failures.push("insmod's exit status is missing from the console".to_string())
+        }
+        (_, None) => {}
+        ("ok", Some((_, status))) if *status != 0 => {
+            failures.push(format!("insmod failed with exit status {status}; expected it to succeed"))
+        }
+        ("ok", Some(_)) => {}
+        (errno, Some((_, status))) => {
+            let text = errno_text(errno).unwrap_or(errno);
+            if *status == 0 {
+                failures.push(format!("insmod succeeded; expected it to fail with {errno}"));
+            } else if !log
+                .lines()
+                .chain(harness.lines())
+                .any(|l| l.contains("insmod: can't insert") && l.contains(text))
+            {
+                failures.push(format!("insmod failed, but not with {errno} ({text})"));
+            }
+        }
+    }
+    for (n, status) in marks.exits.iter().filter(|(n, _)| *n > 1) {
+        if *status != 0 {
+            failures.push(format!("step {n} failed with exit status {status}"));
+        }
+    }
+
+    let tolerated = |r: &Report| expect.tolerated.iter().any(|t| t.title == r.title);
+    let mut counted: Vec<&Report> = reports.iter().filter(|r| !tolerated(r)).collect();
+    counted.dedup_by(|later, first| {
+        later.title == first.title && expect.repeats.iter().any(|t| t.title == first.title)
+    });
+    let titles: Vec<&str> = counted.iter().map(|r| r.title.as_str()).collect();
+    let reports_ok = |e: &Ending| {
+        titles.len() >= e.reports.len()
+            && titles.iter().zip(e.reports).all(|(seen, want)| seen == want)
+            && titles[e.reports.len()..].iter().all(|t| e.then_any.iter().any(|p| t.starts_with(p.as_str())))
+            && (titles.len() == e.reports.len() || !e.then_any.is_empty())
+    };
+    if !endings.iter().any(reports_ok) {
+        let mut message = format!("expected reports {:?}, saw {:?}", expect.reports, titles);
+        for alternative in &expect.alternative {
+            message += &format!("\n  or {:?}", alternative.reports);
+            if !alternative.then_any.is_empty() {
+                message += &format!(" then any of {:?}", alternative.then_any);
+            }
+        }
+        let known = |title: &String| endings.iter().any(|e| e.reports.contains(title));
+        for report in counted.iter().filter(|r| !known(&r.title)) {
+            message += &format!(
+                "\n  unexpected report \"{}\" (console lines {}-{}{}):\n    {}",
+                report.title,
+                report.first_line,
+                report.last_line,
+                if report.truncated { ", truncated" } else { "" },
+                report.lines.iter().take(12).cloned().collect::<Vec<_>>().join("\n    ")
+            );
+        }
+        failures.push(message);
+    } else if !endings.iter().any(|e| outcome_ok(e.outcome) && reports_ok(e)) {
+        failures
+            .push(format!("the outcome fits one ending of the scenario and the reports {titles:?} another"));
+    }
+
+    if expect.outcome == Outcome::Clean {
+        if let Some(mask) = marks.tainted {
+            if mask & !TAINT_OOT_MODULE != 0 {
+                failures.push(format!("the kernel is tainted {mask:#x}: more than the out-of-tree module's {TAINT_OOT_MODULE:#x}"));
+            }
+        }
+    }
+
+    // Step output (such as /proc/interrupts) is intact on the harness channel.
+    let missing = missing_in_order(log, &expect.log);
+    let step_output: Vec<String> = harness.lines().map(squeeze).collect();
+    failures.extend(
+        missing
+            .into_iter()
+            .filter(|(want, _)| {
+                let want = squeeze(want);
+                !step_output.iter().any(|l| matches(l, &want))
+            })
+            .map(|(_, message)| message),
+    );
+    Verdict { failures, reports }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Judges a boot from its console alone, as for the captured fixtures.
+    pub fn judge_log(scenario: &Scenario, log: &str, end: End) -> Verdict {
+        judge(scenario, &Boot { console: log, harness: "", end })
+    }
+    use crate::guest::{Markers, Step};
+
+    fn scenario(toml: &str) -> Scenario {
+        Scenario::parse("t", toml).unwrap()
+    }
+
+    const END: &str =
+        "irqlock-harness: step 1: exit=0\nirqlock-harness: tainted=4096\nirqlock-harness: end\n";
+
+    #[test]
+    fn rejects_unknown_fields_and_errnos() {
+        assert!(Scenario::parse("t", "description='x'\nbogus=1\n[expect]\noutcome='clean'\n").is_err());
+        assert!(Scenario::parse("t", "description='x'\n[expect]\noutcome='clean'\ninsmod='EWHAT'\n").is_err());
+        assert!(Scenario::parse("t", "description='x'\n[expect]\noutcome='clean'\nreports=['x']\n").is_err());
+        let unknown = Scenario::parse("t", "description='x'\nlock='semaphore'\n[expect]\noutcome='clean'\n");
+        assert!(unknown.unwrap_err().message.contains("unknown lock=semaphore; accepted: spinlock_irqsave"));
+        let no_device = Scenario::parse("t", "description='x'\nsource='edu'\n[expect]\noutcome='clean'\n");
+        assert!(no_device.unwrap_err().message.contains("needs devices = [\"edu\"]"));
+    }
+
+    #[test]
+    fn clean_passes_only_without_reports_and_with_the_end() {
+        let s = scenario("description='x'\n[expect]\noutcome='clean'\nlog=['irqlock: done']\n");
+        let log = format!("[ 1.0] irqlock: done: 8\n{END}");
+        assert!(judge_log(&s, &log, End::Exited(Some(0))).passed());
+        let missing = judge_log(&s, END, End::Exited(Some(0)));
+        assert!(missing.failures[0].contains("lacks \"irqlock: done\""), "{:?}", missing.failures);
+        let warned = format!("[ 1.0] irqlock: done: 8\nWARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n---[ end trace 0 ]---\n{END}");
+        assert!(!judge_log(&s, &warned, End::Exited(Some(0))).passed());
+        assert!(!judge_log(&s, &log, End::BootHang).passed());
+        let hung = judge_log(&s, "[ 1.0] irqlock: done: 8\n", End::TimedOut);
+        assert!(hung.failures[0].contains("hung"), "{:?}", hung.failures);
+    }
+
+    #[test]
+    fn tolerated_reports_may_come_or_not() {
+        let s = scenario(
+            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\ntolerated=[{title='WARNING in g', reason='r'}]\n",
+        );
+        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
+        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
+        assert!(judge_log(&s, &format!("{}{end}", warn("f")), End::Exited(Some(0))).passed());
+        assert!(judge_log(&s, &format!("{}{}{end}", warn("g"), warn("f")), End::Exited(Some(0))).passed());
+        assert!(!judge_log(&s, &format!("{}{}{end}", warn("h"), warn("f")), End::Exited(Some(0))).passed());
+        assert!(!judge_log(&s, &format!("{}{end}", warn("g")), End::Exited(Some(0))).passed());
+    }
+
+    #[test]
+    fn an_alternative_sequence_of_reports_passes_too() {
+        let s = scenario(
+            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\n[[expect.alternative]]\nreason='r'\nreports=['WARNING in g', 'WARNING in f']\n",
+        );
+        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
+        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
+        assert!(judge_log(&s, &format!("{}{end}", warn("f")), End::Exited(Some(0))).passed());
+        assert!(judge_log(&s, &format!("{}{}{end}", warn("g"), warn("f")), End::Exited(Some(0))).passed());
+        let neither = judge_log(&s, &format!("{}{end}", warn("g")), End::Exited(Some(0)));
+        assert!(
+            neither.failures[0].contains("or [\"WARNING in g\", \"WARNING in f\"]"),
+            "{:?}",
+            neither.failures
+        );
+    }
+
+    #[test]
+    fn an_alternative_ending_may_end_in_any_of_some_reports() {
+        let s = scenario(
+            "description='x'\n[expect]\noutcome='panic'\nreports=['WARNING in f', 'WARNING in h']\n\
+             [[expect.alternative]]\nreason='r'\noutcome='reports'\nreports=['WARNING in f']\nthen_any=['WARNING in g']\n",
+        );
+        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
+        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
+        let panicked = format!("{}{}", warn("f"), warn("h"));
+        assert!(judge_log(&s, &panicked, End::Exited(Some(0))).passed());
+        let survived = format!("{}{}{}{end}", warn("f"), warn("g"), warn("g2"));
+        assert!(judge_log(&s, &survived, End::Exited(Some(0))).passed());
+        assert!(judge_log(&s, &format!("{}{end}", warn("f")), End::Exited(Some(0))).passed());
+        // The first ending's reports with the second's outcome fit neither.
+        let mixed = judge_log(&s, &format!("{panicked}{end}"), End::Exited(Some(0)));
+        assert!(!mixed.passed());
+        assert!(!judge_log(&s, &format!("{}{}{end}", warn("f"), warn("x")), End::Exited(Some(0))).passed());
+    }
+
+    #[test]
+    fn rate_limited_repeats_count_once_and_reasons_are_required() {
+        let s = scenario(
+            "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f', 'WARNING in g']\nrepeats=[{title='WARNING in f', reason='r'}]\n",
+        );
+        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
+        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
+        let twice = format!("{}{}{}{end}", warn("f"), warn("f"), warn("g"));
+        assert!(judge_log(&s, &twice, End::Exited(Some(0))).passed());
+        let apart = format!("{}{}{}{end}", warn("f"), warn("g"), warn("f"));
+        assert!(!judge_log(&s, &apart, End::Exited(Some(0))).passed());
+        let no_reason = "description='x'\n[expect]\noutcome='clean'\ntolerated=[{title='W', reason=' '}]\n";
+        assert!(Scenario::parse("t", no_reason).unwrap_err().message.contains("needs its reason"));
+    }
+
+    #[test]
+    fn extra_taint_fails_a_clean_scenario() {
+        let s = scenario("description='x'\n[expect]\noutcome='clean'\n");
+        let log = END.replace("tainted=4096", "tainted=4608");
+        assert!(judge_log(&s, &log, End::Exited(Some(0))).failures[0].contains("tainted 0x1200"));
+    }
+
+    #[test]
+    fn insmod_errors_are_checked_by_errno() {
+        let s = scenario("description='x'\n[expect]\noutcome='clean'\ninsmod='EINVAL'\n");
+        let failed = "insmod: can't insert '/irqlock.ko': Invalid argument\nirqlock-harness: step 1: exit=1\nirqlock-harness: end\n";
+        assert!(judge_log(&s, failed, End::Exited(Some(0))).passed());
+        let other = failed.replace("Invalid argument", "No such device");
+        assert!(!judge_log(&s, &other, End::Exited(Some(0))).passed());
+        assert!(!judge_log(&s, END, End::Exited(Some(0))).passed());
+    }
+
+    #[test]
+    fn named_parameters_come_first() {
+        let s = scenario("description='x'\nlock='mutex'\nsource='edu'\ndevices=['edu']\ncount=3\nparams=['period_us=50']\n[expect]\noutcome='clean'\n");
+        assert_eq!(s.insmod_params(), ["source=edu", "lock=mutex", "count=3", "period_us=50"]);
+        assert_eq!(s.steps(), [Step::Insmod(s.insmod_params()), Step::Rmmod]);
+    }
+
+    #[test]
+    fn wanted_lines_match_in_order_with_wildcards() {
+        let log = "[ 1.0] in_atomic(): 1, irqs_disabled(): 1, pid: 0, name: swapper/1\n[ 1.1]  IO-APIC   21-fasteoi   irqlock\n";
+        let want = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        assert!(missing_in_order(
+            log,
+            &want(&["in_atomic(): 1, ... name: swapper/...", "21-fasteoi irqlock"])
+        )
+        .is_empty());
+        assert!(missing_in_order(log, &want(&["[    9.000000] in_atomic(): 1"])).is_empty());
+        assert_eq!(missing_in_order(log, &want(&["21-fasteoi", "in_atomic"])).len(), 1);
+        assert_eq!(missing_in_order(log, &want(&["pid: 1, ... swapper"])).len(), 1);
+    }
+
+    #[test]
+    fn reads_markers() {
+        let m = markers(
+            "[ 1.0] irqlock-harness: step 1: exit=0[    2.19] irqlock: done\nirqlock-harness: step 2: exit=1\n\
+             irqlock-harness: tainted=4096\nirqlock-harness: end\n",
+        );
+        assert_eq!(m, Markers { exits: vec![(1, 0), (2, 1)], tainted: Some(4096), ended: true });
+    }
+}
+
+/// The scenarios and the console logs captured from real boots of them.
+#[cfg(test)]
+mod fixtures {
+    use super::tests::judge_log;
+    use super::*;
+    use crate::paths::project_dir;
+    use crate::scenario::load_all;
+
+    /// The console log `tests/fixtures/<name>.log`.
+    fn fixture(name: &str) -> String {
+        let path = project_dir().join("tests/fixtures").join(format!("{name}.log"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}. Every scenario needs the console of a real boot of it: run \
+                 `cargo xtask test --filter {name}`, then `scripts/capture-fixture {name}`",
+                path.display()
+            )
+        });
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    fn scenarios() -> Vec<Scenario> {
+        load_all(&project_dir().join("tests/scenarios")).unwrap()
+    }
+
+    fn scenario(name: &str) -> Scenario {
+        scenarios().into_iter().find(|s| s.name == name).unwrap()
+    }
+
+    #[test]
+    fn each_scenario_passes_on_its_own_boot() {
+        for scenario in scenarios() {
+            let log = fixture(&scenario.name);
+            let verdict = judge_log(&scenario, &log, End::Exited(Some(0)));
+            assert!(verdict.passed(), "{}: {:?}", scenario.name, verdict.failures);
+        }
+    }
+
+    #[test]
+    fn each_scenario_fails_on_another_scenarios_boot() {
+        let all = scenarios();
+        for scenario in &all {
+            for other in all.iter().filter(|o| o.name != scenario.name) {
+                let verdict = judge_log(scenario, &fixture(&other.name), End::Exited(Some(0)));
+                assert!(!verdict.passed(), "{} passed on the boot of {}", scenario.name, other.name);
+            }
+        }
+    }
+
+    /// A fixture is a scenario's boot, or a real boot that a test names.
+    #[test]
+    fn every_fixture_is_used() {
+        let names: Vec<String> = scenarios().into_iter().map(|s| s.name).collect();
+        let sources: String = crate::paths::files_with_extension(&project_dir().join("xtask/src"), "rs")
+            .unwrap()
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        let fixtures =
+            crate::paths::files_with_extension(&project_dir().join("tests/fixtures"), "log").unwrap();
+        for path in fixtures {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let used = names.contains(&name) || sources.contains(&format!("\"{name}\""));
+            assert!(used, "{}: no scenario of that name and no test uses it", path.display());
+        }
+    }
+
+    #[test]
+    fn a_hang_is_never_a_pass() {
+        for scenario in scenarios().iter().filter(|s| s.expect.outcome != Outcome::Hang) {
+            let verdict = judge_log(scenario, &fixture(&scenario.name), End::TimedOut);
+            assert!(!verdict.passed(), "{}", scenario.name);
+        }
+    }
+
+    /// A real boot in which the edu interrupt landed on a task that was about to sleep.
+    #[test]
+    fn the_blocking_ops_warning_is_tolerated_and_recognised() {
+        let log = fixture("edu_mutex_intx-not-running");
+        let verdict = judge_log(&scenario("edu_mutex_intx"), &log, End::Exited(Some(0)));
+        assert!(verdict.passed(), "{:?}", verdict.failures);
+        assert_eq!(verdict.reports[0].title, "WARNING in __might_sleep");
+        let message = "do not call blocking ops when !TASK_RUNNING";
+        assert!(verdict.reports[0].lines.iter().any(|l| l.contains(message)));
+    }
+
+    /// A real boot in which a kernel message cut the console's copy of "step 1: exit=0" in two.
+    #[test]
+    fn markers_come_from_the_harness_channel() {
+        // The boot is older than the mutex scenario's current log lines: judge its reports.
+        let mutex = Scenario::parse(
+            "mutex",
+            "description='x'\nlock='mutex'\n[expect]\noutcome='reports'\nreports=[\n\
+             'BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment',\n\
+             'WARNING: locking bug in irqlock::shared::Shared::increment']\n",
+        )
+        .unwrap();
+        let console = fixture("mutex-split-marker");
+        let console_only = judge_log(&mutex, &console, End::Exited(Some(0)));
+        assert!(console_only.failures.iter().any(|f| f.contains("insmod's exit status is missing")));
+        let harness = "irqlock-harness: begin\nirqlock-harness: step 1: insmod /irqlock.ko lock=mutex\n\
+                       irqlock-harness: step 1: exit=0\nirqlock-harness: step 2: rmmod irqlock\n\
+                       irqlock-harness: step 2: exit=0\nirqlock-harness: tainted=4608\nirqlock-harness: end\n";
+        let verdict = judge(&mutex, &Boot { console: &console, harness, end: End::Exited(Some(0)) });
+        assert!(verdict.passed(), "{:?}", verdict.failures);
+    }
+
+    /// Both real endings of `mutex_contended`: the handler spins on the owner, or the mutex
+    /// slowpath schedules away from the interrupt ("scheduling while atomic").
+    #[test]
+    fn both_contended_endings_pass() {
+        let contended = scenario("mutex_contended");
+        for name in ["mutex_contended", "mutex_contended-scheduled"] {
+            let verdict = judge_log(&contended, &fixture(name), End::Exited(Some(0)));
+            assert!(verdict.passed(), "{name}: {:?}", verdict.failures);
+        }
+    }
+}
