@@ -8,7 +8,20 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+static DRY_RUN: AtomicBool = AtomicBool::new(false);
+
+/// From now on, commands that change something are printed on stdout instead of run
+/// (`--dry-run`); queries that only read (versions, `git rev-parse`) still run.
+pub fn set_dry_run() {
+    DRY_RUN.store(true, Ordering::Relaxed);
+}
+
+pub fn dry_run() -> bool {
+    DRY_RUN.load(Ordering::Relaxed)
+}
 
 /// The command line as a user would type it.
 pub fn display(cmd: &Command) -> String {
@@ -44,6 +57,10 @@ pub fn quote(word: &str) -> String {
 
 /// Prints the command, runs it with inherited stdio, and fails unless it succeeds.
 pub fn run(cmd: &mut Command) -> Result<()> {
+    if dry_run() {
+        println!("{}", display(cmd));
+        return Ok(());
+    }
     eprintln!("$ {}", display(cmd));
     let mut tracked = spawn(cmd)?;
     let status = tracked.child.wait().context(|| format!("waiting for `{}`", display(cmd)))?;
@@ -65,6 +82,10 @@ pub fn output(cmd: &mut Command) -> Option<String> {
 /// Prints the command, runs it with its output going to `log`, and prints a progress line
 /// every `every` while it runs. On failure, the error shows the last lines of the log.
 pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -> Result<()> {
+    if dry_run() {
+        println!("{} > {}", display(cmd), log.display());
+        return Ok(());
+    }
     eprintln!("$ {} > {}", display(cmd), log.display());
     let file = File::create(log).context(|| format!("could not create {}", log.display()))?;
     let err = file.try_clone().context(|| format!("could not open {}", log.display()))?;

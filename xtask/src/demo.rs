@@ -4,11 +4,11 @@
 //! scenarios, compares what the handler did in each, then walks through the real kernel report
 //! line by line, and ends with the fix.
 
-use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS};
+use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use crate::harness::{self, Prepared};
 use crate::kernel::SourceChoice;
 use crate::paths::project_dir;
-use crate::scenario::Scenario;
+use crate::scenario;
 use crate::symbols;
 use crate::triage::{self, Report};
 use crate::verdict;
@@ -164,16 +164,23 @@ struct Boot {
 }
 
 fn boot(prepared: &Prepared, name: &str) -> Result<Boot> {
-    let path = project_dir().join("tests/scenarios").join(format!("{name}.toml"));
-    let text = std::fs::read_to_string(&path).context(|| format!("could not read {}", path.display()))?;
-    let scenario = Scenario::parse(name, &text)?;
+    let scenario = scenario::load(name)?;
     let (verdict, console, seconds) = harness::boot_scenario(prepared, &scenario, &prepared.out)?;
     Ok(Boot { console, verdict, seconds })
 }
 
+/// The correct way and the bug, side by side.
+const DEMO_SCENARIOS: [&str; 2] = ["spinlock_irqsave", "mutex"];
+
 /// `cargo xtask demo`.
 pub fn demo(source: &SourceChoice) -> Result<i32> {
     let prepared = harness::prepare(source, "demo")?;
+    if crate::cmd::dry_run() {
+        for name in DEMO_SCENARIOS {
+            harness::show_boot(&prepared, &scenario::load(name)?, &prepared.out)?;
+        }
+        return Ok(EXIT_PASS);
+    }
     eprintln!("demo: booting the spinlock_irqsave and mutex scenarios");
     let (good, bad) = std::thread::scope(|scope| {
         let good = scope.spawn(|| boot(&prepared, "spinlock_irqsave"));

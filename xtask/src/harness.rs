@@ -3,8 +3,9 @@
 //! What every booting command shares: build what is missing into this run's output
 //! directory, and boot a scenario and judge it.
 
+use crate::cmd;
 use crate::error::{Context, Result};
-use crate::guest::{Finish, Step, MARKER};
+use crate::guest::{init_script, Finish, Step, MARKER};
 use crate::initramfs;
 use crate::kernel::{self, SourceChoice};
 use crate::module;
@@ -43,11 +44,24 @@ const MEMORY_MB: u32 = 512;
 const BOOT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Prepared {
-    /// Writes the initramfs for `steps` into `dir` and returns the VM that boots it.
+    /// Writes the initramfs for `steps` into `dir` and returns the VM that boots it. With
+    /// `--dry-run`, says what the initramfs would hold instead.
     pub fn vm(&self, dir: &Path, steps: &[Step], finish: Finish, timeout: Duration) -> Result<Vm> {
-        std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
         let initrd = dir.join("initramfs.cpio");
-        initramfs::write(&initrd, &self.tools.busybox, &self.module, steps, finish)?;
+        if cmd::dry_run() {
+            println!(
+                "# {}: {}, {} and /init, which runs:",
+                initrd.display(),
+                self.tools.busybox.display(),
+                self.module.display()
+            );
+            for line in init_script(steps, finish).lines() {
+                println!("#   {line}");
+            }
+        } else {
+            std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
+            initramfs::write(&initrd, &self.tools.busybox, &self.module, steps, finish)?;
+        }
         Ok(Vm {
             qemu: self.tools.qemu.clone(),
             kernel: self.kernel.bzimage.clone(),
@@ -62,6 +76,17 @@ impl Prepared {
             harness_log: Some(dir.join("harness.log")),
         })
     }
+}
+
+/// `--dry-run`: the initramfs and the QEMU command line that would boot `scenario`.
+pub fn show_boot(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Result<()> {
+    let dir = out.join(&scenario.name);
+    let mut vm =
+        prepared.vm(&dir, &scenario.steps(), Finish::PowerOff, Duration::from_secs(scenario.timeout_s))?;
+    vm.devices = scenario.devices.clone();
+    vm.cmdline = scenario.cmdline.clone();
+    println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());
+    Ok(())
 }
 
 /// Boots `scenario` once, its files under `out/<name>/`, and judges the console. Returns the

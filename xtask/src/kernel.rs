@@ -63,6 +63,11 @@ pub fn makefile_version(makefile: &str) -> Option<(u32, u32, u32)> {
 }
 
 fn check_source(dir: &Path, origin: &str) -> Result<Source> {
+    if cmd::dry_run() && !dir.join("Makefile").exists() {
+        // Not there yet: the commands that would fetch it were printed.
+        let version = format!("{}.{}.x", SUPPORTED.0, SUPPORTED.1);
+        return Ok(Source { dir: dir.to_path_buf(), version, id: dir.display().to_string() });
+    }
     let makefile = fs::read_to_string(dir.join("Makefile"))
         .context(|| format!("{} is not a kernel source tree (no readable Makefile)", dir.display()))?;
     let (major, minor, sub) = makefile_version(&makefile)
@@ -100,6 +105,11 @@ fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
             return Ok(dir);
         }
     }
+    if cmd::dry_run() {
+        let package = format!("linux-source-{}.{}", SUPPORTED.0, SUPPORTED.1);
+        cmd::run(Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&dest))?;
+        return Ok(dest.join(package));
+    }
     let partial = root.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial).context(|| format!("could not create {}", partial.display()))?;
@@ -123,6 +133,13 @@ fn debian_tarball() -> Result<PathBuf> {
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
     let apt = Apt::new("kernel-source", &[("debian", "trixie-backports")])?;
     cmd::run(apt.command("apt-get").arg("download").arg(&package).current_dir(&dir))?;
+    if cmd::dry_run() {
+        println!(
+            "dpkg-deb --fsys-tarfile {package}_*.deb | tar -xO ./usr/src/{package}.tar.xz > {}",
+            tarball.display()
+        );
+        return Ok(tarball);
+    }
     let deb = fs::read_dir(&dir)
         .context(|| format!("could not read {}", dir.display()))?
         .flatten()
@@ -296,6 +313,9 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
     }
+    if cmd::dry_run() {
+        return dry_build(tools, &source, &fragments, &dir).map(|()| done(&dir));
+    }
 
     fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
     let lock_path = root.join(".lock");
@@ -365,6 +385,29 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
     File::create(dir.join(STAMP)).context(|| "could not write the build stamp".into())?;
     eprintln!("kernel: cached at {}", dir.display());
     Ok(done(&dir))
+}
+
+/// `--dry-run`: the commands a build of `dir` would run.
+fn dry_build(tools: &Toolchain, source: &Source, fragments: &[(PathBuf, String)], dir: &Path) -> Result<()> {
+    let make = |target: &[&str]| {
+        let mut make = tools.make(&source.dir);
+        make.arg(format!("O={}", dir.display())).arg("ARCH=x86_64").args(target);
+        make
+    };
+    let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
+    let minute = Duration::from_secs(60);
+    cmd::run_logged(&mut make(&["tinyconfig"]), &log("config"), "tinyconfig", minute)?;
+    let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
+    merge.arg("-m").arg("-O").arg(dir).arg(dir.join(".config")).args(fragments.iter().map(|(p, _)| p));
+    cmd::run_logged(merge.current_dir(dir), &log("merge"), "merge_config", minute)?;
+    cmd::run_logged(&mut make(&["olddefconfig"]), &log("olddefconfig"), "olddefconfig", minute)?;
+    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
+    cmd::run_logged(
+        &mut make(&[&format!("-j{jobs}"), "bzImage", "modules"]),
+        &log("build"),
+        "kernel build",
+        minute,
+    )
 }
 
 #[cfg(test)]

@@ -38,6 +38,10 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Commands,
+    /// Print every command that would change something (make, QEMU with all its arguments,
+    /// apt-get), and what each initramfs would hold, without running them; exit 0.
+    #[arg(long, global = true)]
+    dry_run: bool,
 }
 
 /// Where the kernel source comes from (default: Debian's linux-source-7.3, in the cache).
@@ -213,6 +217,9 @@ fn run(cli: Cli) -> Result<i32> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     children::install();
+    if cli.dry_run {
+        cmd::set_dry_run();
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -19,6 +19,13 @@ use std::time::Duration;
 pub fn build(tools: &Toolchain, kernel: &kernel::Build, dest: &Path) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let out = project_dir().join("target/irqlock-module").join(name);
+    let copy = dest.join("irqlock.ko");
+    if cmd::dry_run() {
+        let mut make = module_make(tools, kernel, &out);
+        cmd::run_logged(&mut make, &out.join("build.log"), "module build", Duration::from_secs(30))?;
+        println!("cp {} {}", out.join("irqlock.ko").display(), copy.display());
+        return Ok(copy);
+    }
     std::fs::create_dir_all(&out).context(|| format!("could not create {}", out.display()))?;
     let lock_path = out.join(".lock");
     let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
@@ -26,17 +33,22 @@ pub fn build(tools: &Toolchain, kernel: &kernel::Build, dest: &Path) -> Result<P
         eprintln!("module: another run is building in {}; waiting for it", out.display());
         lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
     }
-    let mut make = tools.make(&kernel.dir);
+    let mut make = module_make(tools, kernel, &out);
     children::inherit(&mut make, &lock);
+    cmd::run_logged(&mut make, &out.join("build.log"), "module build", Duration::from_secs(30))?;
+    std::fs::copy(out.join("irqlock.ko"), &copy)
+        .context(|| format!("could not copy irqlock.ko to {}", dest.display()))?;
+    Ok(copy)
+}
+
+/// `make` of the module against `kernel`, its objects in `out`.
+fn module_make(tools: &Toolchain, kernel: &kernel::Build, out: &Path) -> Command {
+    let mut make = tools.make(&kernel.dir);
     make.arg(format!("M={}", project_dir().display()))
         .arg(format!("MO={}", out.display()))
         // Debug info, so that `demo` can name the source line of each frame of the module.
         .arg("KRUSTFLAGS=-Cdebuginfo=2");
-    cmd::run_logged(&mut make, &out.join("build.log"), "module build", Duration::from_secs(30))?;
-    let copy = dest.join("irqlock.ko");
-    std::fs::copy(out.join("irqlock.ko"), &copy)
-        .context(|| format!("could not copy irqlock.ko to {}", dest.display()))?;
-    Ok(copy)
+    make
 }
 
 /// The settings lines of a rustfmt.toml, without comments and blank lines.

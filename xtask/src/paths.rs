@@ -42,6 +42,9 @@ pub fn run_dir(command: &str) -> Result<PathBuf> {
     let root = project_dir().join("target/irqlock");
     let name = format!("{command}-{}-{}", utc_stamp(std::time::SystemTime::now()), std::process::id());
     let dir = root.join(&name);
+    if crate::cmd::dry_run() {
+        return Ok(dir);
+    }
     std::fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
     // Replace the link in one step, so that it always names a complete directory.
     let link = root.join("latest");

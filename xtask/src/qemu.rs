@@ -88,6 +88,10 @@ impl Vm {
     pub fn boot(&self, console: &Path, echo: bool) -> Result<Run> {
         let mut command = self.command();
         eprintln!("$ {}", cmd::display(&command));
+        // Kept beside the console, to boot the same VM again by hand (scripts/qemu-command).
+        let script = console.with_file_name("qemu.sh");
+        std::fs::write(&script, format!("#!/bin/sh\nexec {}\n", cmd::display(&command)))
+            .context(|| format!("could not write {}", script.display()))?;
         let mut log = File::create(console).context(|| format!("could not create {}", console.display()))?;
         let start = Instant::now();
         if self.interactive {

@@ -3,6 +3,7 @@
 //! `cargo xtask run` (one boot with the given parameters, and what it showed) and
 //! `cargo xtask shell` (the lab VM).
 
+use crate::cmd;
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::guest::{Finish, Step};
 use crate::harness::{prepare, read_harness_log};
@@ -45,6 +46,10 @@ pub fn run(options: &RunOptions) -> Result<i32> {
     let mut vm = prepared.vm(&dir, &steps, Finish::PowerOff, options.timeout)?;
     vm.devices = devices;
     vm.cmdline = options.cmdline.clone();
+    if cmd::dry_run() {
+        println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());
+        return Ok(EXIT_PASS);
+    }
     let run = vm.boot(&dir.join("console.log"), true)?;
     let log = String::from_utf8_lossy(
         &std::fs::read(&run.console).context(|| "could not read the console".into())?,
@@ -96,6 +101,10 @@ pub fn shell(source: &SourceChoice, edu: bool, cmdline: Vec<String>) -> Result<i
         "shell: `exit` powers the VM off; the console is kept in {}",
         dir.join("console.log").display()
     );
+    if cmd::dry_run() {
+        println!("{}", cmd::display(&vm.command()));
+        return Ok(EXIT_PASS);
+    }
     vm.boot(&dir.join("console.log"), true)?;
     Ok(EXIT_PASS)
 }

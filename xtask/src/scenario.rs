@@ -190,6 +190,13 @@ impl Scenario {
     }
 }
 
+/// The scenario `tests/scenarios/<name>.toml`.
+pub fn load(name: &str) -> Result<Scenario> {
+    let path = crate::paths::project_dir().join("tests/scenarios").join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).context(|| format!("could not read {}", path.display()))?;
+    Scenario::parse(name, &text)
+}
+
 /// Every scenario under `dir`, in name order.
 pub fn load_all(dir: &Path) -> Result<Vec<Scenario>> {
     let paths = files_with_extension(dir, "toml")?;

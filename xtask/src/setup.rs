@@ -264,18 +264,23 @@ pub fn ensure() -> Result<Toolchain> {
     if !missing.is_empty() {
         return Err(Error::unavailable(missing_message(&missing)));
     }
+    Ok(expected())
+}
+
+/// Where each tool is once installed (for `--dry-run`, also before).
+fn expected() -> Toolchain {
     let qemu = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|dir| dir.join("qemu-system-x86_64"))
         .find(|p| p.is_file())
-        .expect("checked above");
-    Ok(Toolchain {
+        .unwrap_or_else(|| "/usr/bin/qemu-system-x86_64".into());
+    Toolchain {
         rustc: RUSTC.into(),
         clippy_driver: CLIPPY_DRIVER.into(),
         bindgen: bindgen_path(),
         libclang_dir: LIBCLANG_DIR.into(),
         qemu,
         busybox: BUSYBOX.into(),
-    })
+    }
 }
 
 /// `cargo xtask setup [--check]`.
@@ -340,6 +345,9 @@ pub fn setup(check_only: bool) -> Result<Toolchain> {
             "--root",
             &cache_dir().join("tools").display().to_string(),
         ]))?;
+    }
+    if cmd::dry_run() {
+        return Ok(expected());
     }
     let still = self::missing();
     if !still.is_empty() {

@@ -147,6 +147,12 @@ pub fn test(options: &TestOptions) -> Result<i32> {
         .filter(|b| options.filter.is_none() || scenarios.iter().any(|s| s.name == b.scenario))
         .collect();
     let prepared = prepare(&options.source, "test")?;
+    if crate::cmd::dry_run() {
+        for scenario in &scenarios {
+            crate::harness::show_boot(&prepared, scenario, &prepared.out)?;
+        }
+        return Ok(EXIT_PASS);
+    }
     let jobs = options.jobs.max(1).min(scenarios.len());
     let repeat = options.repeat.max(1);
     eprintln!(

@@ -107,6 +107,22 @@ mod tests {
         }
     }
 
+    /// The README's parameter table lists the same names, in order, and the default.
+    #[test]
+    fn the_readme_lists_the_same_names() {
+        let readme = std::fs::read_to_string(project_dir().join("README.md")).unwrap();
+        for param in ALL {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", param.name)))
+                .unwrap_or_else(|| panic!("README.md has no table row for `{}`", param.name));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let values: Vec<String> = param.values.iter().map(|v| format!("`{v}`")).collect();
+            assert_eq!(cells[2], values.join(", "), "README.md's row for {}", param.name);
+            assert_eq!(cells[3], format!("`{}`", param.values[0]), "README.md's default for {}", param.name);
+        }
+    }
+
     #[test]
     fn unknown_names_are_refused_with_the_accepted_ones() {
         assert_eq!(check_params(&["lock=mutex".into(), "count=3".into()]), Ok(()));
