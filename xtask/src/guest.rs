@@ -9,6 +9,11 @@ use crate::cmd;
 /// Prefix of the lines the init script prints for the harness.
 pub const MARKER: &str = "irqlock-harness:";
 
+/// The line the init script prints first: user space runs.
+pub fn boot_marker() -> String {
+    format!("{MARKER} begin")
+}
+
 /// The guest's second serial port, which only the init script writes to.
 pub const HARNESS_TTY: &str = "/dev/ttyS1";
 
@@ -67,7 +72,7 @@ pub fn init_script(steps: &[Step], finish: Finish) -> String {
     );
     // Markers and step output go to the console for people, and to ttyS1, which carries
     // nothing else, for the harness: on the console, kernel messages can cut a line in two.
-    script += &format!("echo '{MARKER} begin' | tee -a {HARNESS_TTY}\n");
+    script += &format!("echo '{}' | tee -a {HARNESS_TTY}\n", boot_marker());
     for (i, step) in steps.iter().enumerate() {
         script += &step_script(i + 1, step, HARNESS_TTY);
     }

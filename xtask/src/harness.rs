@@ -5,7 +5,7 @@
 
 use crate::cmd;
 use crate::error::{Context, Result};
-use crate::guest::{init_script, Finish, Step, MARKER};
+use crate::guest::{boot_marker, init_script, Finish, Step};
 use crate::initramfs;
 use crate::kernel::{self, SourceChoice};
 use crate::module;
@@ -72,7 +72,7 @@ impl Prepared {
             cmdline: Vec::new(),
             timeout,
             interactive: finish == Finish::Shell,
-            boot_marker: Some((format!("{} begin", MARKER), BOOT_DEADLINE)),
+            boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
             harness_log: Some(dir.join("harness.log")),
         })
     }
