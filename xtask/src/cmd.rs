@@ -12,6 +12,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 static DRY_RUN: AtomicBool = AtomicBool::new(false);
+static NO_SNAPSHOT: AtomicBool = AtomicBool::new(false);
+
+/// From now on, every VM boots the kernel rather than resuming a saved guest (`--no-snapshot`).
+pub fn set_no_snapshot() {
+    NO_SNAPSHOT.store(true, Ordering::Relaxed);
+}
+
+pub fn no_snapshot() -> bool {
+    NO_SNAPSHOT.load(Ordering::Relaxed)
+}
 
 /// From now on, commands that change something are printed on stdout instead of run
 /// (`--dry-run`); queries that only read (versions, `git rev-parse`) still run.
@@ -82,6 +92,18 @@ pub fn output(cmd: &mut Command) -> Option<String> {
 /// Prints the command, runs it with its output going to `log`, and prints a progress line
 /// every `every` while it runs. On failure, the error shows the last lines of the log.
 pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -> Result<()> {
+    run_logged_expecting(cmd, log, label, every, None)
+}
+
+/// As [`run_logged`]; when the log of a whole run is known to have about `expected` lines,
+/// the progress line says how far along it is and how long is left.
+pub fn run_logged_expecting(
+    cmd: &mut Command,
+    log: &Path,
+    label: &str,
+    every: Duration,
+    expected: Option<usize>,
+) -> Result<()> {
     if dry_run() {
         println!("{} > {}", display(cmd), log.display());
         return Ok(());
@@ -101,7 +123,8 @@ pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -
         if last.elapsed() >= every {
             last = Instant::now();
             let lines = count_lines(log);
-            eprintln!("  {label}: {}s, {lines} log lines", start.elapsed().as_secs());
+            let elapsed = start.elapsed().as_secs();
+            eprintln!("  {label}: {elapsed}s, {}", progress(lines, expected, elapsed));
         }
     };
     if !status.success() {
@@ -113,6 +136,18 @@ pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -
     }
     eprintln!("  {label}: done in {}s", start.elapsed().as_secs());
     Ok(())
+}
+
+/// `N log lines`, or with an expected total, how far along and about how long is left.
+fn progress(lines: usize, expected: Option<usize>, elapsed: u64) -> String {
+    match expected {
+        Some(total) if total > 0 && lines > 0 => {
+            let done = (lines as f64 / total as f64).min(0.99);
+            let left = elapsed as f64 * (1.0 - done) / done;
+            format!("{lines} of about {total} log lines, {:.0}% done, about {left:.0}s left", done * 100.0)
+        }
+        _ => format!("{lines} log lines"),
+    }
 }
 
 /// Starts `cmd` as a recorded child in its own process group (see [`children`]).
@@ -148,6 +183,13 @@ pub fn tail(path: &Path, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_estimates_from_an_earlier_logs_length() {
+        assert_eq!(progress(10, None, 30), "10 log lines");
+        assert_eq!(progress(500, Some(2000), 60), "500 of about 2000 log lines, 25% done, about 180s left");
+        assert!(progress(2500, Some(2000), 400).contains("99% done"));
+    }
 
     #[test]
     fn display_quotes_only_what_needs_it() {

@@ -60,19 +60,23 @@ pub enum Finish {
     Shell,
 }
 
+const PRELUDE: &str = "#!/bin/busybox sh\n\
+     /bin/busybox --install -s /bin\n\
+     mount -t proc proc /proc\n\
+     mount -t sysfs sysfs /sys\n\
+     mount -t devtmpfs devtmpfs /dev\n";
+
 /// The init script for `steps`. Each step prints `irqlock-harness: step N: COMMAND` before and
 /// `irqlock-harness: step N: exit=STATUS` after; the end prints the taint mask and `end`.
 pub fn init_script(steps: &[Step], finish: Finish) -> String {
-    let mut script = String::from(
-        "#!/bin/busybox sh\n\
-         /bin/busybox --install -s /bin\n\
-         mount -t proc proc /proc\n\
-         mount -t sysfs sysfs /sys\n\
-         mount -t devtmpfs devtmpfs /dev\n",
-    );
+    format!("{PRELUDE}{}", steps_script(steps, finish))
+}
+
+/// What the init script does once user space runs: the steps, then the end.
+pub fn steps_script(steps: &[Step], finish: Finish) -> String {
     // Markers and step output go to the console for people, and to ttyS1, which carries
     // nothing else, for the harness: on the console, kernel messages can cut a line in two.
-    script += &format!("echo '{}' | tee -a {HARNESS_TTY}\n", boot_marker());
+    let mut script = format!("echo '{}' | tee -a {HARNESS_TTY}\n", boot_marker());
     for (i, step) in steps.iter().enumerate() {
         script += &step_script(i + 1, step, HARNESS_TTY);
     }
@@ -90,6 +94,32 @@ pub fn init_script(steps: &[Step], finish: Finish) -> String {
     }
     script += "reboot -f\n";
     script
+}
+
+/// The line a waiting guest prints on ttyS1 once it is ready to be saved as a snapshot.
+pub const READY: &str = "irqlock-harness: ready";
+/// The line that ends the steps the harness sends to a resumed guest.
+pub const GO: &str = "irqlock-harness: go";
+
+/// The init script of a guest that is booted once and kept as a snapshot: once the boot has
+/// settled (the TSC clocksource is in use, 5 s at most, and the console has caught up), it
+/// says it is ready, then waits on ttyS1 for the steps (the lines up to [`GO`]) and runs them.
+/// Every scenario resumes the same waiting guest, in which nothing of the module ever ran.
+pub fn waiting_init_script() -> String {
+    format!(
+        "{PRELUDE}\
+         stty -F {HARNESS_TTY} raw -echo\n\
+         i=0\n\
+         while [ \"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\" != tsc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
+         sleep 0.2\n\
+         echo '{READY}' > {HARNESS_TTY}\n\
+         : > /tmp/steps\n\
+         while IFS= read -r line; do\n\
+         \x20 [ \"$line\" = '{GO}' ] && break\n\
+         \x20 printf '%s\\n' \"$line\" >> /tmp/steps\n\
+         done < {HARNESS_TTY}\n\
+         . /tmp/steps\n"
+    )
 }
 
 /// The init script's lines for step `n`: announce it, run it whole (a subshell, so that
@@ -116,6 +146,8 @@ pub enum End {
     /// The kernel did not reach user space in time (a boot hang, before any scenario step);
     /// the harness stopped QEMU.
     BootHang,
+    /// The console showed what the harness waited for, and it stopped QEMU.
+    Seen,
 }
 
 /// What the init script's markers say: each step's exit status, the taint, the end.

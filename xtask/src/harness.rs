@@ -3,16 +3,18 @@
 //! What every booting command shares: build what is missing into this run's output
 //! directory, and boot a scenario and judge it.
 
+use crate::accel::{self, Accel};
 use crate::cmd;
 use crate::error::{Context, Result};
-use crate::guest::{boot_marker, init_script, Finish, Step};
+use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, GO};
 use crate::initramfs;
 use crate::kernel::{self, SourceChoice};
 use crate::module;
 use crate::paths;
-use crate::qemu::{End, Vm};
+use crate::qemu::{End, Resume, Vm};
 use crate::scenario::Scenario;
 use crate::setup::{self, Toolchain};
+use crate::snapshot;
 use crate::verdict::{self, Boot, Verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,8 +25,13 @@ pub struct Prepared {
     pub kernel: kernel::Build,
     /// This run's copy of the module just built: a later build cannot change it under us.
     pub module: PathBuf,
+    /// The same without debug information, for the guest.
+    pub guest_module: PathBuf,
     /// `target/irqlock/<command>-<time>-<pid>/`.
     pub out: PathBuf,
+    /// Resume a saved booted guest for each boot ([`crate::snapshot`]) rather than boot.
+    pub snapshots: bool,
+    pub accel: Accel,
 }
 
 /// Installs missing tools (as `cargo xtask setup` does; nothing when all are present), builds
@@ -34,7 +41,22 @@ pub fn prepare(source: &SourceChoice, command: &str) -> Result<Prepared> {
     let kernel = kernel::build(&tools, source)?;
     let out = paths::run_dir(command)?;
     let module = module::build(&tools, &kernel, &out)?;
-    Ok(Prepared { tools, kernel, module, out })
+    let guest_module = module::guest_copy(&module)?;
+    let snapshots = !cmd::dry_run() && !cmd::no_snapshot();
+    let accel = accel::decide(accel::choice(), &tools.qemu, &kernel.bzimage)?;
+    Ok(Prepared { tools, kernel, module, guest_module, out, snapshots, accel })
+}
+
+/// What a resumed guest does before its steps. QEMU's edu device keeps no state across a
+/// snapshot (not even its PCI configuration), so the guest forgets the devices it found at
+/// boot and finds them again, as they are now.
+fn resume_prelude(devices: &[String]) -> String {
+    if devices.is_empty() {
+        return String::new();
+    }
+    "for d in /sys/bus/pci/devices/*; do [ \"$(cat $d/vendor)\" = 0x1234 ] && echo 1 > $d/remove; done\n\
+     echo 1 > /sys/bus/pci/rescan\n"
+        .to_string()
 }
 
 /// vCPUs per guest: two, so that one CPU's lockup detector can watch the other.
@@ -44,6 +66,30 @@ const MEMORY_MB: u32 = 512;
 const BOOT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Prepared {
+    /// The VM that resumes the saved guest for `devices` and `cmdline` (saving it first if
+    /// the cache has none) and sends it `steps`.
+    pub fn resumed_vm(
+        &self,
+        dir: &Path,
+        steps: &[Step],
+        finish: Finish,
+        timeout: Duration,
+        devices: &[String],
+        cmdline: &[String],
+    ) -> Result<Vm> {
+        std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
+        let mut vm = self.vm_without_initrd(dir, finish, timeout);
+        vm.devices = devices.to_vec();
+        vm.cmdline = cmdline.to_vec();
+        let snapshot = snapshot::ensure(&vm, &self.tools.busybox, &self.guest_module)?;
+        vm.initrd = snapshot.initrd;
+        vm.resume = Some(Resume {
+            snapshot: snapshot.file,
+            send: format!("{}{}{GO}\n", resume_prelude(devices), steps_script(steps, finish)),
+        });
+        Ok(vm)
+    }
+
     /// Writes the initramfs for `steps` into `dir` and returns the VM that boots it. With
     /// `--dry-run`, says what the initramfs would hold instead.
     pub fn vm(&self, dir: &Path, steps: &[Step], finish: Finish, timeout: Duration) -> Result<Vm> {
@@ -53,19 +99,24 @@ impl Prepared {
                 "# {}: {}, {} and /init, which runs:",
                 initrd.display(),
                 self.tools.busybox.display(),
-                self.module.display()
+                self.guest_module.display()
             );
             for line in init_script(steps, finish).lines() {
                 println!("#   {line}");
             }
         } else {
             std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
-            initramfs::write(&initrd, &self.tools.busybox, &self.module, steps, finish)?;
+            initramfs::write(&initrd, &self.tools.busybox, &self.guest_module, steps, finish)?;
         }
-        Ok(Vm {
+        Ok(self.vm_without_initrd(dir, finish, timeout))
+    }
+
+    fn vm_without_initrd(&self, dir: &Path, finish: Finish, timeout: Duration) -> Vm {
+        Vm {
             qemu: self.tools.qemu.clone(),
+            accel: self.accel,
             kernel: self.kernel.bzimage.clone(),
-            initrd,
+            initrd: dir.join("initramfs.cpio"),
             cpus: CPUS,
             memory_mb: MEMORY_MB,
             devices: Vec::new(),
@@ -74,7 +125,9 @@ impl Prepared {
             interactive: finish == Finish::Shell,
             boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
             harness_log: Some(dir.join("harness.log")),
-        })
+            resume: None,
+            until: None,
+        }
     }
 }
 
@@ -95,9 +148,21 @@ pub fn boot_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Re
     let dir = out.join(&scenario.name);
     let started = Instant::now();
     let timeout = Duration::from_secs(scenario.timeout_s);
-    let mut vm = prepared.vm(&dir, &scenario.steps(), Finish::PowerOff, timeout)?;
-    vm.devices = scenario.devices.clone();
-    vm.cmdline = scenario.cmdline.clone();
+    let vm = if prepared.snapshots {
+        prepared.resumed_vm(
+            &dir,
+            &scenario.steps(),
+            Finish::PowerOff,
+            timeout,
+            &scenario.devices,
+            &scenario.cmdline,
+        )?
+    } else {
+        let mut vm = prepared.vm(&dir, &scenario.steps(), Finish::PowerOff, timeout)?;
+        vm.devices = scenario.devices.clone();
+        vm.cmdline = scenario.cmdline.clone();
+        vm
+    };
     let mut run = vm.boot(&dir.join("console.log"), false)?;
     if run.end == End::BootHang {
         // The kernel hung before user space: nothing the scenario did. Boot once more.

@@ -61,6 +61,12 @@ impl Cpio {
 
 /// Writes the initramfs for `steps` to `out`.
 pub fn write(out: &Path, busybox: &Path, module: &Path, steps: &[Step], finish: Finish) -> Result<()> {
+    let bytes = archive(busybox, module, &init_script(steps, finish))?;
+    std::fs::write(out, bytes).context(|| format!("could not write {}", out.display()))
+}
+
+/// The archive: busybox, the module and `init`.
+pub fn archive(busybox: &Path, module: &Path, init: &str) -> Result<Vec<u8>> {
     let busybox = std::fs::read(busybox).context(|| format!("could not read {}", busybox.display()))?;
     let module = std::fs::read(module).context(|| format!("could not read {}", module.display()))?;
     let mut cpio = Cpio::default();
@@ -71,8 +77,8 @@ pub fn write(out: &Path, busybox: &Path, module: &Path, steps: &[Step], finish: 
     cpio.char_device("dev/console", 5, 1);
     cpio.file("bin/busybox", 0o755, &busybox);
     cpio.file(MODULE_PATH.trim_start_matches('/'), 0o644, &module);
-    cpio.file("init", 0o755, init_script(steps, finish).as_bytes());
-    std::fs::write(out, cpio.finish()).context(|| format!("could not write {}", out.display()))
+    cpio.file("init", 0o755, init.as_bytes());
+    Ok(cpio.finish())
 }
 
 #[cfg(test)]

@@ -376,15 +376,32 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
     }
 
     let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
-    cmd::run_logged(
+    cmd::run_logged_expecting(
         make(tools, &source, &dir, &lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
         &log("build"),
         "kernel build",
         Duration::from_secs(30),
+        Some(expected_build_lines(&root)),
     )?;
     File::create(dir.join(STAMP)).context(|| "could not write the build stamp".into())?;
     eprintln!("kernel: cached at {}", dir.display());
     Ok(done(&dir))
+}
+
+/// How many lines a kernel build's log has: as many as the longest complete build in the
+/// cache, else as a build of this project's configs had (7.3.4: 1772 lines).
+fn expected_build_lines(root: &Path) -> usize {
+    const MEASURED: usize = 1772;
+    fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|dir| dir.join(STAMP).exists())
+        .filter_map(|dir| fs::read_to_string(dir.join("irqlock-build.log")).ok())
+        .map(|log| log.lines().count())
+        .max()
+        .unwrap_or(MEASURED)
 }
 
 /// `--dry-run`: the commands a build of `dir` would run.

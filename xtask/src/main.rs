@@ -3,6 +3,8 @@
 //! `cargo xtask`: builds the irqlock kernel and module, boots them under QEMU, and checks
 //! what the kernel reports. `main` only parses arguments and dispatches.
 
+mod accel;
+mod bench;
 mod children;
 mod cmd;
 mod demo;
@@ -21,6 +23,7 @@ mod results;
 mod run;
 mod scenario;
 mod setup;
+mod snapshot;
 mod symbols;
 mod test;
 mod triage;
@@ -42,6 +45,14 @@ struct Cli {
     /// apt-get), and what each initramfs would hold, without running them; exit 0.
     #[arg(long, global = true)]
     dry_run: bool,
+    /// Boot every VM from the kernel on, instead of resuming the cached snapshot of a guest
+    /// that has just booted (slower; for comparison).
+    #[arg(long, global = true)]
+    no_snapshot: bool,
+    /// QEMU's accelerator: KVM only after a probe shows it boots the kernel (auto), KVM or
+    /// stop (kvm), or software emulation (tcg).
+    #[arg(long, global = true, value_enum, default_value_t = accel::Choice::Auto)]
+    accel: accel::Choice,
 }
 
 /// Where the kernel source comes from (default: Debian's linux-source-7.3, in the cache).
@@ -149,6 +160,15 @@ enum Commands {
         #[command(flatten)]
         kernel: KernelArgs,
     },
+    /// Measure what a boot costs: bare boots of the kernel, every scenario's boot-to-verdict,
+    /// the whole matrix and the shell's prompt, with their ratios to the bare boot.
+    Bench {
+        /// VMs to run at once (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[command(flatten)]
+        kernel: KernelArgs,
+    },
     /// Print the kernel reports in a console log, one per line.
     Triage {
         /// The console log.
@@ -209,6 +229,11 @@ fn run(cli: Cli) -> Result<i32> {
                 junit,
             });
         }
+        Commands::Bench { jobs, kernel } => {
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            return bench::bench(&kernel.choice(), jobs);
+        }
         Commands::Triage { file, json } => return triage::command(&file, json),
     }
     Ok(EXIT_PASS)
@@ -220,6 +245,10 @@ fn main() -> ExitCode {
     if cli.dry_run {
         cmd::set_dry_run();
     }
+    if cli.no_snapshot {
+        cmd::set_no_snapshot();
+    }
+    accel::set_choice(cli.accel);
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -41,6 +41,14 @@ pub fn build(tools: &Toolchain, kernel: &kernel::Build, dest: &Path) -> Result<P
     Ok(copy)
 }
 
+/// The module as the guest gets it: without its debug information (a tenth of the size, so
+/// insmod reads and copies less). The harness keeps the full copy to name source lines.
+pub fn guest_copy(module: &Path) -> Result<PathBuf> {
+    let guest = module.with_file_name("irqlock-guest.ko");
+    cmd::run(Command::new("strip").arg("--strip-debug").arg("-o").arg(&guest).arg(module))?;
+    Ok(guest)
+}
+
 /// `make` of the module against `kernel`, its objects in `out`.
 fn module_make(tools: &Toolchain, kernel: &kernel::Build, out: &Path) -> Command {
     let mut make = tools.make(&kernel.dir);

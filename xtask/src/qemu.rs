@@ -2,12 +2,14 @@
 
 //! Booting the guest under QEMU, capturing its serial console, and stopping it on a timeout.
 
+use crate::accel::Accel;
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 pub use crate::guest::End;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Vm {
     pub qemu: PathBuf,
+    pub accel: Accel,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
     pub cpus: u32,
@@ -33,6 +36,20 @@ pub struct Vm {
     /// The file behind the guest's second serial port (ttyS1), where the init script writes
     /// its markers and step output, apart from kernel messages.
     pub harness_log: Option<PathBuf>,
+    /// Resume this booted guest instead of booting (a snapshot of [`crate::snapshot`]), and
+    /// send it its steps on ttyS1.
+    pub resume: Option<Resume>,
+    /// Stop QEMU as soon as the console shows this text (`cargo xtask bench`: the shell's
+    /// prompt).
+    pub until: Option<String>,
+}
+
+/// A saved guest to resume, and what to tell it.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    pub snapshot: PathBuf,
+    /// Written to the guest's ttyS1 once it runs.
+    pub send: String,
 }
 
 /// A finished boot: how it ended, its console, and how long it took.
@@ -47,9 +64,12 @@ impl Vm {
     /// The QEMU command line; every option says why it is there.
     pub fn command(&self) -> Command {
         let mut qemu = Command::new(&self.qemu);
-        // Software emulation: KVM is often unusable (nested, or no /dev/kvm), and TCG behaves
-        // the same everywhere.
-        qemu.args(["-accel", "tcg"]);
+        match self.accel {
+            // Software emulation: works everywhere, the same everywhere.
+            Accel::Tcg => qemu.args(["-accel", "tcg"]),
+            // Hardware virtualisation, once a probe has shown it boots this kernel.
+            Accel::Kvm => qemu.args(["-accel", "kvm", "-cpu", "host"]),
+        };
         // Real SMP: lockup detectors need a second CPU to watch the first.
         qemu.args(["-smp", &self.cpus.to_string()]);
         qemu.args(["-m", &self.memory_mb.to_string()]);
@@ -63,7 +83,16 @@ impl Vm {
         qemu.args(["-serial", "stdio"]);
         if let Some(path) = &self.harness_log {
             // ttyS1: the harness's own channel, which kernel messages never cut into.
-            qemu.arg("-serial").arg(format!("file:{}", path.display()));
+            if self.resume.is_some() {
+                // Both ways: the harness sends the steps on it, and copies what comes back.
+                qemu.arg("-chardev").arg(format!(
+                    "socket,id=harness,path={},server=on,wait=off",
+                    socket_path(path, "sock").display()
+                ));
+                qemu.args(["-serial", "chardev:harness"]);
+            } else {
+                qemu.arg("-serial").arg(format!("file:{}", path.display()));
+            }
         }
         // The same machine every run.
         qemu.args(["-machine", "q35"]);
@@ -80,6 +109,12 @@ impl Vm {
         ];
         append.extend(self.cmdline.iter().cloned());
         qemu.arg("-append").arg(append.join(" "));
+        if let (Some(resume), Some(log)) = (&self.resume, &self.harness_log) {
+            // Load the saved guest instead of booting; it stays paused until `cont`.
+            qemu.arg("-incoming").arg(format!("file:{}", resume.snapshot.display()));
+            qemu.arg("-monitor")
+                .arg(format!("unix:{},server=on,wait=off", socket_path(log, "mon").display()));
+        }
         qemu
     }
 
@@ -126,8 +161,13 @@ impl Vm {
             let _ = stderr.read_to_string(&mut text);
             text
         });
+        let copier = match (&self.resume, &self.harness_log) {
+            (Some(resume), Some(log)) => Some(start_resumed(resume, log)?),
+            _ => None,
+        };
         let mut booted = self.boot_marker.is_none();
         let mut boot_hang = false;
+        let mut seen = false;
         let status: Option<ExitStatus> = loop {
             if let Some(status) = child.try_wait().context(|| "waiting for QEMU".into())? {
                 break Some(status);
@@ -139,17 +179,30 @@ impl Vm {
                     boot_hang = !booted;
                 }
             }
-            if boot_hang || (!self.interactive && start.elapsed() >= self.timeout) {
+            if let Some(text) = &self.until {
+                if std::fs::read(console).is_ok_and(|b| String::from_utf8_lossy(&b).contains(text.as_str())) {
+                    seen = true;
+                }
+            }
+            if seen || boot_hang || (!self.interactive && start.elapsed() >= self.timeout) {
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(10));
         };
         let wall = start.elapsed();
         let _ = reader.join();
+        if let Some(copier) = copier {
+            let _ = copier.join();
+        }
+        if let (Some(_), Some(log)) = (&self.resume, &self.harness_log) {
+            let _ = std::fs::remove_file(socket_path(log, "sock"));
+            let _ = std::fs::remove_file(socket_path(log, "mon"));
+        }
         let qemu_errors = errors.join().unwrap_or_default();
         let end = match status {
+            None if seen => End::Seen,
             None if boot_hang => End::BootHang,
             None => End::TimedOut,
             Some(status) => {
@@ -168,6 +221,100 @@ impl Vm {
     }
 }
 
+/// The socket of one VM's channel (`sock`) or monitor (`mon`), named after its harness log.
+/// It lives in the temporary directory, because a Unix socket's path may not exceed 107 bytes,
+/// which a checkout's run directories can.
+pub fn socket_path(harness_log: &Path, ext: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let id: String = Sha256::digest(harness_log.display().to_string())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::env::temp_dir().join(format!("irqlock-{id}.{ext}"))
+}
+
+/// Connects to a socket QEMU serves, once it is there.
+pub fn connect(path: &Path) -> Result<UnixStream> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match UnixStream::connect(path) {
+            Ok(stream) => return Ok(stream),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(Error::unavailable(format!(
+                    "could not connect to QEMU's {}: {e}",
+                    path.display()
+                )))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// QEMU's human monitor on a socket: one command at a time, its answer up to the next prompt.
+pub struct Monitor {
+    stream: UnixStream,
+}
+
+impl Monitor {
+    pub fn connect(path: &Path) -> Result<Self> {
+        let mut monitor = Self { stream: connect(path)? };
+        monitor.read_to_prompt()?;
+        Ok(monitor)
+    }
+
+    fn read_to_prompt(&mut self) -> Result<String> {
+        let mut text = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !text.ends_with(b"(qemu) ") {
+            let n = self.stream.read(&mut buffer).context(|| "reading QEMU's monitor".into())?;
+            if n == 0 {
+                return Err(Error::unavailable("QEMU's monitor closed"));
+            }
+            text.extend_from_slice(&buffer[..n]);
+        }
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+
+    /// Runs `command` and returns what QEMU answered.
+    pub fn run(&mut self, command: &str) -> Result<String> {
+        self.stream
+            .write_all(format!("{command}\n").as_bytes())
+            .context(|| "writing to QEMU's monitor".into())?;
+        self.read_to_prompt()
+    }
+
+    /// Waits until `info status` says `want`, for at most `limit`.
+    pub fn wait_status(&mut self, want: &str, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self.run("info status")?;
+            if status.contains(want) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::unavailable(format!("QEMU did not reach \"{want}\": {}", status.trim())));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Lets a resumed guest run: waits for the snapshot to be loaded, `cont`, sends the steps on
+/// ttyS1, and copies what comes back on it to the harness log, in a thread that ends with QEMU.
+fn start_resumed(resume: &Resume, log: &Path) -> Result<std::thread::JoinHandle<()>> {
+    let mut channel = connect(&socket_path(log, "sock"))?;
+    let mut monitor = Monitor::connect(&socket_path(log, "mon"))?;
+    monitor.wait_status("paused", Duration::from_secs(30))?;
+    monitor.run("cont")?;
+    channel.write_all(resume.send.as_bytes()).context(|| "sending the steps to the guest".into())?;
+    let mut file = File::create(log).context(|| format!("could not create {}", log.display()))?;
+    Ok(std::thread::spawn(move || {
+        let _ = std::io::copy(&mut channel, &mut file);
+        drop(monitor);
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +323,7 @@ mod tests {
     fn command_line_carries_devices_and_options() {
         let vm = Vm {
             qemu: "qemu-system-x86_64".into(),
+            accel: Accel::Tcg,
             kernel: "/k/bzImage".into(),
             initrd: "/i.cpio".into(),
             cpus: 2,
@@ -186,6 +334,8 @@ mod tests {
             interactive: false,
             boot_marker: None,
             harness_log: Some("/t/harness.log".into()),
+            resume: None,
+            until: None,
         };
         let line = cmd::display(&vm.command());
         assert!(line.contains(" -smp 2 -m 512 "), "{line}");
@@ -206,6 +356,7 @@ mod timeouts {
         Command::new("chmod").arg("+x").arg(&qemu).status().unwrap();
         Vm {
             qemu,
+            accel: Accel::Tcg,
             kernel: "bzImage".into(),
             initrd: "initrd".into(),
             cpus: 1,
@@ -216,6 +367,8 @@ mod timeouts {
             interactive: false,
             boot_marker: Some(("irqlock-harness: begin".into(), Duration::from_secs(1))),
             harness_log: None,
+            resume: None,
+            until: None,
         }
     }
 

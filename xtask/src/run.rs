@@ -6,9 +6,10 @@
 use crate::cmd;
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::guest::{Finish, Step};
-use crate::harness::{prepare, read_harness_log};
+use crate::harness::{prepare, read_harness_log, Prepared};
 use crate::kernel::SourceChoice;
 use crate::qemu::End;
+use crate::qemu::Vm;
 use crate::scenario::Outcome;
 use crate::verdict::{self, Boot};
 use crate::vocab;
@@ -43,9 +44,14 @@ pub fn run(options: &RunOptions) -> Result<i32> {
         steps.push(Step::Rmmod);
     }
     let dir = prepared.out.clone();
-    let mut vm = prepared.vm(&dir, &steps, Finish::PowerOff, options.timeout)?;
-    vm.devices = devices;
-    vm.cmdline = options.cmdline.clone();
+    let vm = if prepared.snapshots {
+        prepared.resumed_vm(&dir, &steps, Finish::PowerOff, options.timeout, &devices, &options.cmdline)?
+    } else {
+        let mut vm = prepared.vm(&dir, &steps, Finish::PowerOff, options.timeout)?;
+        vm.devices = devices;
+        vm.cmdline = options.cmdline.clone();
+        vm
+    };
     if cmd::dry_run() {
         println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());
         return Ok(EXIT_PASS);
@@ -86,16 +92,31 @@ pub fn run(options: &RunOptions) -> Result<i32> {
     Ok(if failed { EXIT_FAIL } else { EXIT_PASS })
 }
 
+/// The lab VM: the shell on the console, as `cargo xtask shell` gives it.
+pub fn lab_vm(
+    prepared: &Prepared,
+    dir: &std::path::Path,
+    devices: &[String],
+    cmdline: &[String],
+) -> Result<Vm> {
+    // A lab session has no time limit; the timeout applies to non-interactive boots only.
+    let timeout = Duration::from_secs(u64::MAX / 4);
+    if prepared.snapshots {
+        return prepared.resumed_vm(dir, &[], Finish::Shell, timeout, devices, cmdline);
+    }
+    let mut vm = prepared.vm(dir, &[], Finish::Shell, timeout)?;
+    vm.devices = devices.to_vec();
+    vm.cmdline = cmdline.to_vec();
+    Ok(vm)
+}
+
 /// `cargo xtask shell`: the lab VM with a shell on the console. Leaving the shell powers off.
 pub fn shell(source: &SourceChoice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
     let prepared = prepare(source, "shell")?;
     let dir = prepared.out.clone();
-    // A lab session has no time limit; the timeout applies to non-interactive boots only.
-    let mut vm = prepared.vm(&dir, &[], Finish::Shell, Duration::from_secs(u64::MAX / 4))?;
-    if edu {
-        vm.devices.push("edu".to_string());
-    }
-    vm.cmdline = cmdline;
+    let devices = if edu { vec!["edu".to_string()] } else { Vec::new() };
+    let mut vm = lab_vm(&prepared, &dir, &devices, &cmdline)?;
+    vm.interactive = true;
     eprintln!("shell: try `insmod /irqlock.ko lock=mutex`, `dmesg`, `rmmod irqlock`, `cat /proc/interrupts`");
     eprintln!(
         "shell: `exit` powers the VM off; the console is kept in {}",

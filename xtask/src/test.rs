@@ -81,7 +81,7 @@ pub struct TestOptions {
 
 /// Boots every scenario once (`jobs` at a time, files under `out/`), then checks the lab
 /// blocks against those boots.
-fn run_matrix(
+pub fn run_matrix(
     prepared: &Prepared,
     scenarios: &[Scenario],
     blocks: &[labs::Block],

@@ -102,7 +102,8 @@ pub fn see(boot: &Boot) -> Seen {
     let reports = triage::parse(boot.console);
     let markers = markers(if boot.harness.trim().is_empty() { boot.console } else { boot.harness });
     let outcome = match boot.end {
-        End::TimedOut | End::BootHang => Outcome::Hang,
+        // `Seen` is a VM the harness stopped on purpose, before the init script ended.
+        End::TimedOut | End::BootHang | End::Seen => Outcome::Hang,
         End::Exited(_) if !markers.ended => Outcome::Panic,
         End::Exited(_) if reports.is_empty() => Outcome::Clean,
         End::Exited(_) => Outcome::Reports,

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Which accelerator QEMU uses: KVM only once a probe that cannot hang has shown it boots this
+//! kernel, else TCG (software emulation), with one line saying why.
+//!
+//! `/dev/kvm` can exist and still not work: on nested machines `-cpu host` aborts ("failed to
+//! set MSR"), and other CPU models hang after the firmware. The probe boots the kernel under
+//! KVM for at most [`PROBE_LIMIT`] and looks for its first console line; its answer is kept in
+//! the cache for a day, per QEMU and kernel.
+
+use crate::children::{self, Kind};
+use crate::cmd;
+use crate::error::{Context, Error, Result};
+use crate::paths::cache_dir;
+use clap::ValueEnum;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long the probe waits for the kernel's first line under KVM.
+const PROBE_LIMIT: Duration = Duration::from_secs(10);
+/// How long a probe's answer is kept.
+const PROBE_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// The `--accel` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Choice {
+    /// KVM if the probe shows it works, else TCG.
+    #[default]
+    Auto,
+    /// KVM, or stop with the reason it does not work.
+    Kvm,
+    /// Software emulation, always.
+    Tcg,
+}
+
+/// The accelerator a VM runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+static CHOICE: std::sync::OnceLock<Choice> = std::sync::OnceLock::new();
+
+/// The `--accel` of this command.
+pub fn set_choice(choice: Choice) {
+    let _ = CHOICE.set(choice);
+}
+
+pub fn choice() -> Choice {
+    CHOICE.get().copied().unwrap_or_default()
+}
+
+/// Decides the accelerator for `kernel` under `qemu`.
+pub fn decide(choice: Choice, qemu: &Path, kernel: &Path) -> Result<Accel> {
+    if choice == Choice::Tcg {
+        return Ok(Accel::Tcg);
+    }
+    match probe_cached(qemu, kernel) {
+        Ok(()) => {
+            eprintln!("qemu: KVM works here; using it");
+            Ok(Accel::Kvm)
+        }
+        Err(why) if choice == Choice::Kvm => Err(Error::unavailable(format!(
+            "--accel kvm: KVM does not work here: {why}; use --accel tcg (or auto)"
+        ))),
+        Err(why) => {
+            eprintln!("qemu: KVM does not work here ({why}); using TCG, software emulation");
+            Ok(Accel::Tcg)
+        }
+    }
+}
+
+fn probe_cached(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
+    if cmd::dry_run() {
+        return Err("not probed in a dry run".to_string());
+    }
+    let version = cmd::output(Command::new(qemu).arg("--version")).unwrap_or_default();
+    let key: String = Sha256::digest(format!("{version}\n{}\n", kernel.display()))
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let file = cache_dir().join("accel").join(key);
+    let fresh = fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or(PROBE_KEPT) < PROBE_KEPT);
+    if fresh {
+        if let Ok(answer) = fs::read_to_string(&file) {
+            return if answer == "kvm" { Ok(()) } else { Err(answer) };
+        }
+    }
+    let answer = probe(qemu, kernel);
+    let _ = fs::create_dir_all(file.parent().unwrap_or(Path::new(".")));
+    let _ = fs::write(&file, answer.as_ref().map(|()| "kvm".to_string()).unwrap_or_else(|why| why.clone()));
+    answer
+}
+
+/// Boots `kernel` under KVM until its first console line, for at most [`PROBE_LIMIT`].
+fn probe(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
+    if File::options().read(true).write(true).open("/dev/kvm").is_err() {
+        return Err("/dev/kvm is missing or not usable by this user".to_string());
+    }
+    let dir = std::env::temp_dir().join(format!("irqlock-kvm-probe-{}", std::process::id()));
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let console = dir.join("console.log");
+    let errors = dir.join("errors.log");
+    let run = || -> Result<std::result::Result<(), String>> {
+        let mut command = Command::new(qemu);
+        command.args(["-accel", "kvm", "-cpu", "host", "-machine", "q35", "-m", "256", "-nodefaults"]);
+        command.args(["-nographic", "-no-reboot", "-serial", "stdio"]);
+        command.arg("-kernel").arg(kernel).args(["-append", "console=ttyS0 panic=-1"]);
+        command.stdin(Stdio::null());
+        command.stdout(File::create(&console).context(|| "probe console".into())?);
+        command.stderr(File::create(&errors).context(|| "probe errors".into())?);
+        let mut tracked = children::spawn(&mut command, "qemu (KVM probe)", Kind::Vm)
+            .context(|| format!("could not start {}", qemu.display()))?;
+        let started = Instant::now();
+        loop {
+            if fs::read_to_string(&console).is_ok_and(|c| c.contains("Linux version")) {
+                let _ = tracked.child.kill();
+                let _ = tracked.child.wait();
+                return Ok(Ok(()));
+            }
+            if let Ok(Some(status)) = tracked.child.try_wait() {
+                let said = fs::read_to_string(&errors).unwrap_or_default();
+                let first = said.lines().next().unwrap_or("no message").trim().to_string();
+                return Ok(Err(format!("QEMU under KVM exited ({status}): {first}")));
+            }
+            if started.elapsed() > PROBE_LIMIT {
+                let _ = tracked.child.kill();
+                let _ = tracked.child.wait();
+                return Ok(Err(format!(
+                    "the kernel printed nothing under KVM in {}s",
+                    PROBE_LIMIT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let answer = run().unwrap_or_else(|e| Err(e.message));
+    let _ = fs::remove_dir_all(&dir);
+    answer
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `cargo xtask bench`: what a boot costs, measured in one run on this machine, with the
+//! ratios that compare across machines.
+
+use crate::error::{Result, EXIT_PASS};
+use crate::guest::{End, Finish};
+use crate::harness::{prepare, Prepared};
+use crate::kernel::SourceChoice;
+use crate::labs;
+use crate::paths::project_dir;
+use crate::results::{self, Kind};
+use crate::run::lab_vm;
+use crate::scenario;
+use crate::test::run_matrix;
+use std::time::{Duration, Instant};
+
+/// Boots of each kind to take the median of.
+const SAMPLES: usize = 3;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+/// The seconds from QEMU's start to its exit for a guest that powers off as soon as user
+/// space runs: the kernel's own boot, the reference every other figure is divided by.
+fn bare_boot(prepared: &Prepared, n: usize) -> Result<f64> {
+    let dir = prepared.out.join(format!("bare-{n}"));
+    let vm = prepared.vm(&dir, &[], Finish::PowerOff, Duration::from_secs(120))?;
+    let run = vm.boot(&dir.join("console.log"), false)?;
+    Ok(run.wall.as_secs_f64())
+}
+
+/// The seconds until the lab VM's shell prompt is on the console.
+fn shell_prompt(prepared: &Prepared, n: usize) -> Result<f64> {
+    let dir = prepared.out.join(format!("shell-{n}"));
+    let mut vm = lab_vm(prepared, &dir, &[], &[])?;
+    vm.interactive = false;
+    vm.timeout = Duration::from_secs(120);
+    vm.until = Some("/ # ".to_string());
+    let run = vm.boot(&dir.join("console.log"), false)?;
+    if run.end != End::Seen {
+        eprintln!("bench: the shell's prompt never came ({:?}); see {}", run.end, run.console.display());
+    }
+    Ok(run.wall.as_secs_f64())
+}
+
+/// `cargo xtask bench`.
+pub fn bench(source: &SourceChoice, jobs: usize) -> Result<i32> {
+    let mut prepared = prepare(source, "bench")?;
+    let snapshots = prepared.snapshots;
+    let scenarios = scenario::load_all(&project_dir().join("tests/scenarios"))?;
+    let blocks = labs::load(&project_dir().join("docs/labs"))?;
+
+    // Bare boots first, one at a time, on an idle machine.
+    prepared.snapshots = false;
+    let bare: Vec<f64> = (0..SAMPLES).map(|n| bare_boot(&prepared, n)).collect::<Result<_>>()?;
+    prepared.snapshots = snapshots;
+
+    // Warm: the snapshots this matrix needs exist before anything is timed.
+    if snapshots {
+        eprintln!("bench: making sure every snapshot is saved");
+        run_matrix(&prepared, &scenarios, &[], jobs, &prepared.out.join("warm-up"));
+    }
+    let started = Instant::now();
+    let results = run_matrix(&prepared, &scenarios, &blocks, jobs, &prepared.out.join("matrix"));
+    let matrix = started.elapsed().as_secs_f64();
+    let shell: Vec<f64> = (0..SAMPLES).map(|n| shell_prompt(&prepared, n)).collect::<Result<_>>()?;
+    // The same matrix booting every VM, for comparison.
+    let booted = if snapshots {
+        prepared.snapshots = false;
+        let started = Instant::now();
+        let results = run_matrix(&prepared, &scenarios, &blocks, jobs, &prepared.out.join("matrix-booted"));
+        let seconds = started.elapsed().as_secs_f64();
+        let per: Vec<f64> = results.iter().filter(|r| r.kind == Kind::Scenario).map(|r| r.seconds).collect();
+        Some((seconds, median(per)))
+    } else {
+        None
+    };
+
+    let bare_median = median(bare.clone());
+    let per_scenario: Vec<(String, f64)> =
+        results.iter().filter(|r| r.kind == Kind::Scenario).map(|r| (r.name.clone(), r.seconds)).collect();
+    let verdict_median = median(per_scenario.iter().map(|(_, s)| *s).collect());
+    let (pass, fail, error) = results::counts(&results);
+
+    let mut out = String::new();
+    out += &format!(
+        "irqlock bench: {} CPUs, --jobs {jobs}, {}\n\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        if snapshots { "scenarios resume a snapshot" } else { "every scenario boots (--no-snapshot)" }
+    );
+    let list = |v: &[f64]| v.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" ");
+    out += &format!("bare boot (reference)         median {bare_median:.2}s   ({} s)\n", list(&bare));
+    out += "boot-to-verdict per scenario\n";
+    for (name, seconds) in &per_scenario {
+        out += &format!("  {name:<28} {seconds:6.2}s  {:5.2} x bare\n", seconds / bare_median);
+    }
+    out += &format!(
+        "boot-to-verdict               median {verdict_median:.2}s   {:.2} x bare\n",
+        verdict_median / bare_median
+    );
+    out += &format!(
+        "whole matrix ({} scenarios, {} lab blocks; {pass} passed, {} failed)   {matrix:.1}s   {:.1} x bare\n",
+        per_scenario.len(),
+        blocks.len(),
+        fail + error,
+        matrix / bare_median
+    );
+    if let Some((seconds, verdict)) = booted {
+        out += &format!(
+            "without snapshots (--no-snapshot): boot-to-verdict median {verdict:.2}s ({:.2} x bare), whole matrix {seconds:.1}s ({:.1} x bare)\n",
+            verdict / bare_median,
+            seconds / bare_median
+        );
+    }
+    let shell_median = median(shell.clone());
+    out += &format!(
+        "shell at its prompt           median {shell_median:.2}s   {:.2} x bare   ({} s)\n",
+        shell_median / bare_median,
+        list(&shell)
+    );
+    out +=
+        &format!("cargo xtask test --repeat 100 about {:.0} min (100 x the matrix)\n", matrix * 100.0 / 60.0);
+    print!("{out}");
+    eprintln!("bench: output in {}", prepared.out.display());
+    Ok(EXIT_PASS)
+}

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Booted guests kept as QEMU snapshots, so that a scenario resumes a guest that has just
+//! reached user space instead of booting one.
+//!
+//! The guest is booted once with an init that says it is ready and then waits on ttyS1 for its
+//! steps; it is saved there (`migrate file:`), paused, before any step ran: irqlock was never
+//! loaded, lockdep has seen none of its locks, no taint. A snapshot is keyed like the kernel
+//! cache, by everything it was made from: the kernel image, the initramfs (busybox, the module,
+//! the init script), QEMU's version, and the machine (CPUs, memory, devices, command line). A
+//! snapshot counts only once its file is complete: it is written under another name and
+//! renamed last, and made under a lock, so a stopped or concurrent run never uses half of one.
+
+use crate::children::{self, Kind};
+use crate::cmd;
+use crate::error::{Context, Error, Result};
+use crate::guest::{self, READY};
+use crate::initramfs;
+use crate::paths::cache_dir;
+use crate::qemu::{socket_path, Monitor, Vm};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Bump when the way a snapshot is made changes.
+const RECIPE: &str = "waiting init on ttyS1; migrate file:; v1";
+/// Snapshots kept in the cache; older ones are removed.
+const KEEP: usize = 8;
+/// A guest that is not ready after this hung while booting.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A saved guest and the initramfs it was booted with (the resumed QEMU needs the same).
+pub struct Snapshot {
+    pub file: PathBuf,
+    pub initrd: PathBuf,
+}
+
+/// The snapshot of `vm`'s machine (its kernel, CPUs, memory, devices and command line) with
+/// `module` in its initramfs; made first if the cache has none.
+pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
+    let initrd_bytes = initramfs::archive(busybox, module, &guest::waiting_init_script())?;
+    let key = key(vm, &initrd_bytes);
+    let root = cache_dir().join("snapshots");
+    let dir = root.join(&key);
+    let snapshot = Snapshot { file: dir.join("guest.snap"), initrd: dir.join("initramfs.cpio") };
+    if snapshot.file.exists() {
+        return Ok(snapshot);
+    }
+    fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
+    let lock_path = root.join(format!("{key}.lock"));
+    let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
+    lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
+    if snapshot.file.exists() {
+        return Ok(snapshot);
+    }
+    fs::write(&snapshot.initrd, &initrd_bytes)
+        .context(|| format!("could not write {}", snapshot.initrd.display()))?;
+    let started = Instant::now();
+    eprintln!("snapshot: booting a guest to keep at {}", dir.display());
+    save(vm, &snapshot, &dir)?;
+    eprintln!("snapshot: saved in {:.1}s", started.elapsed().as_secs_f64());
+    prune(&root);
+    Ok(snapshot)
+}
+
+fn key(vm: &Vm, initrd: &[u8]) -> String {
+    let qemu_version = cmd::output(Command::new(&vm.qemu).arg("--version"))
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let kernel = fs::metadata(&vm.kernel).map(|m| (m.len(), m.modified().ok())).ok();
+    let mut hash = Sha256::new();
+    hash.update(format!(
+        "{RECIPE}\n{qemu_version}\n{:?}\n{}\n{kernel:?}\n{} {}\n{:?}\n{:?}\n",
+        vm.accel,
+        vm.kernel.display(),
+        vm.cpus,
+        vm.memory_mb,
+        vm.devices,
+        vm.cmdline
+    ));
+    hash.update(Sha256::digest(initrd));
+    hash.finalize().iter().take(10).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Boots the waiting guest, and once it is ready, pauses and saves it.
+fn save(vm: &Vm, snapshot: &Snapshot, dir: &Path) -> Result<()> {
+    let harness = dir.join("harness.log");
+    let _ = fs::remove_file(&harness);
+    let boot = Vm {
+        initrd: snapshot.initrd.clone(),
+        harness_log: Some(harness.clone()),
+        resume: None,
+        boot_marker: None,
+        ..vm.clone()
+    };
+    let monitor_path = socket_path(&harness, "mon");
+    let mut command = boot.command();
+    command.arg("-monitor").arg(format!("unix:{},server=on,wait=off", monitor_path.display()));
+    eprintln!("$ {}", cmd::display(&command));
+    let console = File::create(dir.join("boot.log")).context(|| "could not create the boot log".into())?;
+    let errors = dir.join("qemu-errors.log");
+    let stderr = File::create(&errors).context(|| "could not create the QEMU error log".into())?;
+    command.stdin(Stdio::null()).stdout(console).stderr(stderr);
+    let mut tracked = children::spawn(&mut command, "qemu", Kind::Vm)
+        .context(|| format!("could not start {}; run `cargo xtask setup`", vm.qemu.display()))?;
+    let started = Instant::now();
+    let ready = loop {
+        if fs::read_to_string(&harness).is_ok_and(|t| t.contains(READY)) {
+            break true;
+        }
+        if tracked.child.try_wait().ok().flatten().is_some() || started.elapsed() > READY_DEADLINE {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if !ready {
+        let _ = tracked.child.kill();
+        let _ = tracked.child.wait();
+        return Err(Error::unavailable(format!(
+            "the guest to snapshot did not reach user space in {}s; its console: {}; QEMU said: {}",
+            READY_DEADLINE.as_secs(),
+            dir.join("boot.log").display(),
+            fs::read_to_string(&errors).unwrap_or_default().trim()
+        )));
+    }
+    let partial = dir.join("guest.snap.partial");
+    let mut monitor = Monitor::connect(&monitor_path)?;
+    monitor.run("stop")?;
+    monitor.run(&format!("migrate file:{}", partial.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = monitor.run("info migrate")?;
+        if status.contains("completed") {
+            break;
+        }
+        if status.contains("failed") || status.contains("cancelled") || Instant::now() > deadline {
+            let _ = tracked.child.kill();
+            return Err(Error::unavailable(format!("saving the guest failed: {}", status.trim())));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = monitor.run("quit");
+    let _ = tracked.child.wait();
+    let _ = fs::remove_file(&monitor_path);
+    fs::rename(&partial, &snapshot.file)
+        .context(|| format!("could not move the snapshot to {}", snapshot.file.display()))
+}
+
+/// Keeps the newest [`KEEP`] snapshots.
+fn prune(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else { return };
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
+    for (_, dir) in dirs.into_iter().skip(KEEP) {
+        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_file(dir.with_extension("lock"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm() -> Vm {
+        Vm {
+            qemu: "/nonexistent/qemu".into(),
+            accel: crate::accel::Accel::Tcg,
+            kernel: "/k/bzImage".into(),
+            initrd: "/i.cpio".into(),
+            cpus: 2,
+            memory_mb: 512,
+            devices: Vec::new(),
+            cmdline: Vec::new(),
+            timeout: Duration::from_secs(1),
+            interactive: false,
+            boot_marker: None,
+            harness_log: None,
+            resume: None,
+            until: None,
+        }
+    }
+
+    #[test]
+    fn the_key_follows_what_the_guest_is_made_of() {
+        let key0 = key(&vm(), b"initramfs");
+        assert_eq!(key0, key(&vm(), b"initramfs"));
+        // Where this run keeps its files does not matter.
+        assert_eq!(
+            key0,
+            key(
+                &Vm { initrd: "/elsewhere.cpio".into(), timeout: Duration::from_secs(9), ..vm() },
+                b"initramfs"
+            )
+        );
+        assert_ne!(key0, key(&vm(), b"initramfs with another module"));
+        assert_ne!(key0, key(&Vm { devices: vec!["edu".into()], ..vm() }, b"initramfs"));
+        assert_ne!(key0, key(&Vm { cmdline: vec!["watchdog_thresh=2".into()], ..vm() }, b"initramfs"));
+        assert_ne!(key0, key(&Vm { kernel: "/k2/bzImage".into(), ..vm() }, b"initramfs"));
+        assert_ne!(key0, key(&Vm { memory_mb: 256, ..vm() }, b"initramfs"));
+    }
+}
