@@ -59,7 +59,11 @@ pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
         .context(|| format!("could not write {}", snapshot.initrd.display()))?;
     let started = Instant::now();
     eprintln!("snapshot: booting a guest to keep at {}", dir.display());
-    save(vm, &snapshot, &dir)?;
+    if let Err(first) = save(vm, &snapshot, &dir) {
+        // A kernel that hangs while booting is not the snapshot's fault: boot once more.
+        eprintln!("snapshot: {}; booting once more", first.message);
+        save(vm, &snapshot, &dir)?;
+    }
     eprintln!("snapshot: saved in {:.1}s", started.elapsed().as_secs_f64());
     prune(&root);
     Ok(snapshot)
