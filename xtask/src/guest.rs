@@ -85,6 +85,9 @@ pub fn steps_script(steps: &[Step], finish: Finish) -> String {
             let tainted = format!("{MARKER} tainted=$(cat /proc/sys/kernel/tainted)");
             script += &format!("echo \"{tainted}\" | tee -a {HARNESS_TTY}\n");
             script += &format!("echo '{MARKER} end' | tee -a {HARNESS_TTY}\n");
+            // Through the kernel's log: once the console shows this line, it has shown every
+            // kernel message before it, and the harness may stop the VM (see FLUSHED).
+            script += &format!("echo '<4>{FLUSHED}' > /dev/kmsg\n");
         }
         Finish::Shell => {
             script += "echo 'irqlock lab shell: the module is /irqlock.ko; exit powers the VM off'\n";
@@ -95,6 +98,13 @@ pub fn steps_script(steps: &[Step], finish: Finish) -> String {
     script += "reboot -f\n";
     script
 }
+
+/// The last line of a guest that ran to its end, printed through the kernel's log after the
+/// `end` marker. The console prints kernel messages in order, so when it shows this line it
+/// has shown every report before it, and ttyS1 has drained (each `tee` to it closes the port,
+/// which waits for its output to be sent). The harness then stops the VM rather than wait for
+/// it to reboot.
+pub const FLUSHED: &str = "irqlock-harness: console flushed";
 
 /// The line a waiting guest prints on ttyS1 once it is ready to be saved as a snapshot.
 pub const READY: &str = "irqlock-harness: ready";
@@ -201,7 +211,10 @@ mod tests {
         assert!(script.contains("( insmod /irqlock.ko lock=mutex 'x=a b'\n) > /tmp/out 2>&1\nstatus=$?\n"));
         assert!(script.contains("cat /tmp/out; cat /tmp/out >> /dev/ttyS1\n"));
         assert!(script.contains("echo \"irqlock-harness: step 2: exit=$status\" | tee -a /dev/ttyS1\n"));
-        assert!(script.ends_with("echo 'irqlock-harness: end' | tee -a /dev/ttyS1\nreboot -f\n"));
+        assert!(script.ends_with(
+            "echo 'irqlock-harness: end' | tee -a /dev/ttyS1\n\
+             echo '<4>irqlock-harness: console flushed' > /dev/kmsg\nreboot -f\n"
+        ));
     }
 
     /// A compound entry is captured whole, with the status of the whole entry; run with the

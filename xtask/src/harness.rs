@@ -6,7 +6,7 @@
 use crate::accel::{self, Accel};
 use crate::cmd;
 use crate::error::{Context, Result};
-use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, GO};
+use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, FLUSHED, GO};
 use crate::initramfs;
 use crate::kernel::{self, SourceChoice};
 use crate::module;
@@ -123,10 +123,11 @@ impl Prepared {
             cmdline: Vec::new(),
             timeout,
             interactive: finish == Finish::Shell,
+            // A guest that ran to its end need not reboot: stop it once its console is complete.
+            until: (finish == Finish::PowerOff).then(|| FLUSHED.to_string()),
             boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
             harness_log: Some(dir.join("harness.log")),
             resume: None,
-            until: None,
         }
     }
 }

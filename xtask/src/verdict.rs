@@ -102,11 +102,11 @@ pub fn see(boot: &Boot) -> Seen {
     let reports = triage::parse(boot.console);
     let markers = markers(if boot.harness.trim().is_empty() { boot.console } else { boot.harness });
     let outcome = match boot.end {
-        // `Seen` is a VM the harness stopped on purpose, before the init script ended.
-        End::TimedOut | End::BootHang | End::Seen => Outcome::Hang,
-        End::Exited(_) if !markers.ended => Outcome::Panic,
-        End::Exited(_) if reports.is_empty() => Outcome::Clean,
-        End::Exited(_) => Outcome::Reports,
+        End::TimedOut | End::BootHang => Outcome::Hang,
+        // The harness stopped it once the console had shown everything (guest::FLUSHED).
+        End::Exited(_) | End::Seen if !markers.ended => Outcome::Panic,
+        End::Exited(_) | End::Seen if reports.is_empty() => Outcome::Clean,
+        End::Exited(_) | End::Seen => Outcome::Reports,
     };
     Seen { outcome, markers, reports }
 }
@@ -122,7 +122,7 @@ pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
         // A panic is seen as a report, so "panic" needs the VM to end early by itself.
         Outcome::Panic => seen_outcome == Outcome::Panic,
         Outcome::Hang => end == End::TimedOut,
-        Outcome::Clean | Outcome::Reports => marks.ended && matches!(end, End::Exited(_)),
+        Outcome::Clean | Outcome::Reports => marks.ended && matches!(end, End::Exited(_) | End::Seen),
     };
     let endings: Vec<Ending> =
         std::iter::once(Ending { outcome: expect.outcome, reports: &expect.reports, then_any: &[] })
@@ -274,6 +274,8 @@ mod tests {
         let warned = format!("[ 1.0] irqlock: done: 8\nWARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n---[ end trace 0 ]---\n{END}");
         assert!(!judge_log(&s, &warned, End::Exited(Some(0))).passed());
         assert!(!judge_log(&s, &log, End::BootHang).passed());
+        // Stopped by the harness once the console was complete: as good as an exit.
+        assert!(judge_log(&s, &log, End::Seen).passed());
         let hung = judge_log(&s, "[ 1.0] irqlock: done: 8\n", End::TimedOut);
         assert!(hung.failures[0].contains("hung"), "{:?}", hung.failures);
     }
