@@ -56,7 +56,8 @@ pub fn choice() -> Choice {
 
 /// Decides the accelerator for `kernel` under `qemu`.
 pub fn decide(choice: Choice, qemu: &Path, kernel: &Path) -> Result<Accel> {
-    if choice == Choice::Tcg {
+    if choice == Choice::Tcg || cmd::dry_run() {
+        // A dry run starts nothing, not even the probe; it shows the TCG command line.
         return Ok(Accel::Tcg);
     }
     match probe_cached(qemu, kernel) {
@@ -75,9 +76,6 @@ pub fn decide(choice: Choice, qemu: &Path, kernel: &Path) -> Result<Accel> {
 }
 
 fn probe_cached(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
-    if cmd::dry_run() {
-        return Err("not probed in a dry run".to_string());
-    }
     let version = cmd::output(Command::new(qemu).arg("--version")).unwrap_or_default();
     let key: String = Sha256::digest(format!("{version}\n{}\n", kernel.display()))
         .iter()
