@@ -146,7 +146,10 @@ pub fn install() {
 /// SIGTERM to their process group, then SIGKILL to what is left after the grace period.
 /// Returns what was stopped, as `name (pid N)`.
 fn stop_all() -> Vec<String> {
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    stop(&mut REGISTRY.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn stop(registry: &mut Registry) -> Vec<String> {
     registry.stopping = true;
     let target = |c: &Running| if c.kind == Kind::Foreground { c.pid } else { -c.pid };
     for child in &registry.children {
@@ -196,5 +199,52 @@ mod tests {
         tracked.child.wait().unwrap();
         drop(tracked);
         assert!(!REGISTRY.lock().unwrap().children.iter().any(|c| c.pid == pid));
+    }
+
+    /// Whether `pid` is gone or a zombie.
+    fn dead(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        }
+    }
+
+    /// Stopping a group stops the processes its leader started too, as `make`'s compilers.
+    #[test]
+    fn stopping_a_group_stops_its_children() {
+        let dir = std::env::temp_dir().join(format!("irqlock-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pid");
+        let script = format!("sleep 100 & echo $! > {}; wait", file.display());
+        let mut command = Command::new("sh");
+        command.args(["-c", &script]);
+        // SAFETY: setpgid is async-signal-safe and touches only the child.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setpgid(0, 0);
+                Ok(())
+            });
+        }
+        let mut leader = command.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&file).map_or(true, |s| s.trim().is_empty())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let worker: i32 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
+        let pid = leader.id() as i32;
+        let mut registry = Registry {
+            stopping: false,
+            children: vec![Running { pid, name: "sh".into(), kind: Kind::Group }],
+        };
+        let started = Instant::now();
+        assert_eq!(stop(&mut registry), [format!("sh (pid {pid})")]);
+        leader.wait().unwrap();
+        while !dead(worker) && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(dead(worker), "the leader's child {worker} outlived the stop");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
