@@ -63,9 +63,7 @@ impl Context {
             }
         }
     }
-}
 
-impl Context {
     pub(crate) fn cpu(&self) -> u32 {
         self.cpu
     }

@@ -57,6 +57,23 @@ pub(crate) static PROBE: Atomic<i32> = Atomic::new(NOT_PROBED);
 pub(crate) const NOT_PROBED: i32 = 0;
 pub(crate) const PROBED: i32 = 1;
 
+/// The name of an errno the probe can fail with. `Error`'s own `Debug` names errnos only on
+/// kernels with `CONFIG_SYMBOLIC_ERRNAME`, and prints `Error(110)` elsewhere.
+pub(crate) fn probe_error_name(error: Error) -> &'static str {
+    [
+        (ETIMEDOUT, "ETIMEDOUT"),
+        (ENODEV, "ENODEV"),
+        (EBUSY, "EBUSY"),
+        (ENOMEM, "ENOMEM"),
+        (ENOSPC, "ENOSPC"),
+        (EINVAL, "EINVAL"),
+        (EIO, "EIO"),
+    ]
+    .into_iter()
+    .find(|(known, _)| *known == error)
+    .map_or("an error", |(_, name)| name)
+}
+
 /// The handler: acknowledges the device, then hands the interrupt to the [`Lesson`].
 struct EduIrq<'bound> {
     bar: pci::Bar<'bound, BAR_SIZE>,

@@ -195,8 +195,9 @@ impl IrqLock {
             errno => {
                 let error = Error::from_errno(errno);
                 pr_err!(
-                    "source=edu: the edu device is there, but its probe failed with {:?}\n",
-                    error
+                    "source=edu: the edu device is there, but its probe failed with {} (errno {})\n",
+                    edu::probe_error_name(error),
+                    -errno
                 );
                 return Err(error);
             }

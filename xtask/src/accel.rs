@@ -11,7 +11,7 @@
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::paths::cache_dir;
+use crate::paths::{cache_dir, hex};
 use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -77,11 +77,7 @@ pub fn decide(choice: Choice, qemu: &Path, kernel: &Path) -> Result<Accel> {
 
 fn probe_cached(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
     let version = cmd::output(Command::new(qemu).arg("--version")).unwrap_or_default();
-    let key: String = Sha256::digest(format!("{version}\n{}\n", kernel.display()))
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = hex(&Sha256::digest(format!("{version}\n{}\n", kernel.display()))[..8]);
     let file = cache_dir().join("accel").join(key);
     let fresh = fs::metadata(&file)
         .and_then(|m| m.modified())

@@ -66,9 +66,10 @@ const MEMORY_MB: u32 = 512;
 const BOOT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Prepared {
-    /// The VM that resumes the saved guest for `devices` and `cmdline` (saving it first if
-    /// the cache has none) and sends it `steps`.
-    pub fn resumed_vm(
+    /// The VM for `steps` on a machine with `devices` and `cmdline`: it resumes the saved
+    /// guest for that machine (saving it first if the cache has none) and sends it the steps,
+    /// or, with `--no-snapshot`, boots an initramfs that runs them.
+    pub fn guest_vm(
         &self,
         dir: &Path,
         steps: &[Step],
@@ -77,16 +78,18 @@ impl Prepared {
         devices: &[String],
         cmdline: &[String],
     ) -> Result<Vm> {
-        std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
-        let mut vm = self.vm_without_initrd(dir, finish, timeout);
+        // The booting initramfs is written either way: `qemu.sh` boots it by hand.
+        let mut vm = self.vm(dir, steps, finish, timeout)?;
         vm.devices = devices.to_vec();
         vm.cmdline = cmdline.to_vec();
-        let snapshot = snapshot::ensure(&vm, &self.tools.busybox, &self.guest_module)?;
-        vm.initrd = snapshot.initrd;
-        vm.resume = Some(Resume {
-            snapshot: snapshot.file,
-            send: format!("{}{}{GO}\n", resume_prelude(devices), steps_script(steps, finish)),
-        });
+        if self.snapshots {
+            let snapshot = snapshot::ensure(&vm, &self.tools.busybox, &self.guest_module)?;
+            vm.resume = Some(Resume {
+                snapshot: snapshot.file,
+                initrd: snapshot.initrd,
+                send: format!("{}{}{GO}\n", resume_prelude(devices), steps_script(steps, finish)),
+            });
+        }
         Ok(vm)
     }
 
@@ -108,11 +111,7 @@ impl Prepared {
             std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
             initramfs::write(&initrd, &self.tools.busybox, &self.guest_module, steps, finish)?;
         }
-        Ok(self.vm_without_initrd(dir, finish, timeout))
-    }
-
-    fn vm_without_initrd(&self, dir: &Path, finish: Finish, timeout: Duration) -> Vm {
-        Vm {
+        Ok(Vm {
             qemu: self.tools.qemu.clone(),
             accel: self.accel,
             kernel: self.kernel.bzimage.clone(),
@@ -128,17 +127,20 @@ impl Prepared {
             boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
             harness_log: Some(dir.join("harness.log")),
             resume: None,
-        }
+        })
     }
+}
+
+fn scenario_vm(prepared: &Prepared, scenario: &Scenario, dir: &Path) -> Result<Vm> {
+    let timeout = Duration::from_secs(scenario.timeout_s);
+    let steps = scenario.steps();
+    prepared.guest_vm(dir, &steps, Finish::PowerOff, timeout, &scenario.devices, &scenario.cmdline)
 }
 
 /// `--dry-run`: the initramfs and the QEMU command line that would boot `scenario`.
 pub fn show_boot(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Result<()> {
     let dir = out.join(&scenario.name);
-    let mut vm =
-        prepared.vm(&dir, &scenario.steps(), Finish::PowerOff, Duration::from_secs(scenario.timeout_s))?;
-    vm.devices = scenario.devices.clone();
-    vm.cmdline = scenario.cmdline.clone();
+    let vm = scenario_vm(prepared, scenario, &dir)?;
     println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());
     Ok(())
 }
@@ -148,22 +150,7 @@ pub fn show_boot(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Result
 pub fn boot_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Result<(Verdict, String, f64)> {
     let dir = out.join(&scenario.name);
     let started = Instant::now();
-    let timeout = Duration::from_secs(scenario.timeout_s);
-    let vm = if prepared.snapshots {
-        prepared.resumed_vm(
-            &dir,
-            &scenario.steps(),
-            Finish::PowerOff,
-            timeout,
-            &scenario.devices,
-            &scenario.cmdline,
-        )?
-    } else {
-        let mut vm = prepared.vm(&dir, &scenario.steps(), Finish::PowerOff, timeout)?;
-        vm.devices = scenario.devices.clone();
-        vm.cmdline = scenario.cmdline.clone();
-        vm
-    };
+    let vm = scenario_vm(prepared, scenario, &dir)?;
     let mut run = vm.boot(&dir.join("console.log"), false)?;
     if run.end == End::BootHang {
         // The kernel hung before user space: nothing the scenario did. Boot once more.

@@ -11,7 +11,7 @@
 use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::paths::{cache_dir, files_with_extension, project_dir};
+use crate::paths::{cache_dir, files_with_extension, hex, project_dir};
 use crate::setup::{Apt, Toolchain};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -267,10 +267,6 @@ pub fn missing_options(requested: &[(String, String)], config: &str) -> Vec<Stri
             (got != *want).then(|| format!("{name}={want} (got {got})"))
         })
         .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Bump when the way a tree is built changes, so old builds are not taken as hits.

@@ -179,6 +179,11 @@ enum Commands {
     },
 }
 
+/// VMs at once unless `--jobs` says otherwise: one per CPU.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 /// A parser that accepts only the module's names for `param`, listed in `--help`.
 fn names(param: &'static vocab::Param) -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(param.values)
@@ -218,8 +223,7 @@ fn run(cli: Cli) -> Result<i32> {
             });
         }
         Commands::Test { filter, jobs, repeat, json, junit, kernel } => {
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            let jobs = jobs.unwrap_or_else(default_jobs);
             return test::test(&test::TestOptions {
                 source: kernel.choice(),
                 filter,
@@ -230,8 +234,7 @@ fn run(cli: Cli) -> Result<i32> {
             });
         }
         Commands::Bench { jobs, kernel } => {
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            let jobs = jobs.unwrap_or_else(default_jobs);
             return bench::bench(&kernel.choice(), jobs);
         }
         Commands::Triage { file, json } => return triage::command(&file, json),

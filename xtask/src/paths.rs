@@ -36,6 +36,11 @@ pub fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// `bytes` in lower-case hexadecimal: the names of cached things, from their hashes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A new output directory for one run of `command`, `target/irqlock/<command>-<time>-<pid>/`,
 /// which `target/irqlock/latest` then points to. Two runs at once never share one.
 pub fn run_dir(command: &str) -> Result<PathBuf> {

@@ -12,6 +12,8 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What to boot and how.
@@ -48,6 +50,9 @@ pub struct Vm {
 #[derive(Debug, Clone)]
 pub struct Resume {
     pub snapshot: PathBuf,
+    /// The initramfs the saved guest was booted with (the VM's own `initrd` boots the steps
+    /// from scratch, as `qemu.sh` does by hand).
+    pub initrd: PathBuf,
     /// Written to the guest's ttyS1 once it runs.
     pub send: String,
 }
@@ -97,7 +102,7 @@ impl Vm {
         // The same machine every run.
         qemu.args(["-machine", "q35"]);
         qemu.arg("-kernel").arg(&self.kernel);
-        qemu.arg("-initrd").arg(&self.initrd);
+        qemu.arg("-initrd").arg(self.resume.as_ref().map_or(&self.initrd, |r| &r.initrd));
         for device in &self.devices {
             qemu.args(["-device", device]);
         }
@@ -123,9 +128,12 @@ impl Vm {
     pub fn boot(&self, console: &Path, echo: bool) -> Result<Run> {
         let mut command = self.command();
         eprintln!("$ {}", cmd::display(&command));
-        // Kept beside the console, to boot the same VM again by hand (scripts/qemu-command).
+        // Kept beside the console, to boot the same guest again by hand (scripts/qemu-command):
+        // from the kernel on, with the initramfs that runs the steps, even when this run
+        // resumed a snapshot.
+        let by_hand = Vm { resume: None, ..self.clone() };
         let script = console.with_file_name("qemu.sh");
-        std::fs::write(&script, format!("#!/bin/sh\nexec {}\n", cmd::display(&command)))
+        std::fs::write(&script, format!("#!/bin/sh\nexec {}\n", cmd::display(&by_hand.command())))
             .context(|| format!("could not write {}", script.display()))?;
         let mut log = File::create(console).context(|| format!("could not create {}", console.display()))?;
         let start = Instant::now();
@@ -141,21 +149,36 @@ impl Vm {
         let child = &mut tracked.child;
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
-        let reader = std::thread::spawn(move || -> std::io::Result<()> {
-            let mut buffer = [0u8; 4096];
-            let mut out = std::io::stdout();
-            loop {
-                let n = stdout.read(&mut buffer)?;
-                if n == 0 {
-                    return Ok(());
+        // The console is copied to its file by this thread, which also watches it for `until`.
+        let until_seen = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (until, seen) = (self.until.clone(), until_seen.clone());
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut buffer = [0u8; 4096];
+                let mut out = std::io::stdout();
+                // The end of what came so far, long enough to hold `until` cut by a read.
+                let mut tail: Vec<u8> = Vec::new();
+                loop {
+                    let n = stdout.read(&mut buffer)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    log.write_all(&buffer[..n])?;
+                    if let Some(text) = &until {
+                        tail.extend_from_slice(&buffer[..n]);
+                        if tail.windows(text.len()).any(|w| w == text.as_bytes()) {
+                            seen.store(true, Ordering::Relaxed);
+                        }
+                        let keep = tail.len().saturating_sub(text.len());
+                        tail.drain(..keep);
+                    }
+                    if echo {
+                        out.write_all(&buffer[..n])?;
+                        out.flush()?;
+                    }
                 }
-                log.write_all(&buffer[..n])?;
-                if echo {
-                    out.write_all(&buffer[..n])?;
-                    out.flush()?;
-                }
-            }
-        });
+            })
+        };
         let errors = std::thread::spawn(move || {
             let mut text = String::new();
             let _ = stderr.read_to_string(&mut text);
@@ -167,7 +190,6 @@ impl Vm {
         };
         let mut booted = self.boot_marker.is_none();
         let mut boot_hang = false;
-        let mut seen = false;
         let status: Option<ExitStatus> = loop {
             if let Some(status) = child.try_wait().context(|| "waiting for QEMU".into())? {
                 break Some(status);
@@ -179,11 +201,7 @@ impl Vm {
                     boot_hang = !booted;
                 }
             }
-            if let Some(text) = &self.until {
-                if std::fs::read(console).is_ok_and(|b| String::from_utf8_lossy(&b).contains(text.as_str())) {
-                    seen = true;
-                }
-            }
+            let seen = until_seen.load(Ordering::Relaxed);
             if seen || boot_hang || (!self.interactive && start.elapsed() >= self.timeout) {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -202,7 +220,7 @@ impl Vm {
         }
         let qemu_errors = errors.join().unwrap_or_default();
         let end = match status {
-            None if seen => End::Seen,
+            None if until_seen.load(Ordering::Relaxed) => End::Seen,
             None if boot_hang => End::BootHang,
             None => End::TimedOut,
             Some(status) => {
@@ -226,11 +244,7 @@ impl Vm {
 /// which a checkout's run directories can.
 pub fn socket_path(harness_log: &Path, ext: &str) -> PathBuf {
     use sha2::{Digest, Sha256};
-    let id: String = Sha256::digest(harness_log.display().to_string())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let id = crate::paths::hex(&Sha256::digest(harness_log.display().to_string())[..8]);
     std::env::temp_dir().join(format!("irqlock-{id}.{ext}"))
 }
 
@@ -242,7 +256,7 @@ pub fn connect(path: &Path) -> Result<UnixStream> {
             Ok(stream) => return Ok(stream),
             Err(e) if Instant::now() >= deadline => {
                 return Err(Error::unavailable(format!(
-                    "could not connect to QEMU's {}: {e}",
+                    "could not connect to QEMU's {}: {e}; `--no-snapshot` boots every VM instead",
                     path.display()
                 )))
             }
@@ -269,7 +283,10 @@ impl Monitor {
         while !text.ends_with(b"(qemu) ") {
             let n = self.stream.read(&mut buffer).context(|| "reading QEMU's monitor".into())?;
             if n == 0 {
-                return Err(Error::unavailable("QEMU's monitor closed"));
+                return Err(Error::unavailable(
+                    "QEMU's monitor closed (QEMU exited; its console says why); `--no-snapshot` boots \
+                     every VM instead of resuming one",
+                ));
             }
             text.extend_from_slice(&buffer[..n]);
         }
@@ -293,7 +310,11 @@ impl Monitor {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(Error::unavailable(format!("QEMU did not reach \"{want}\": {}", status.trim())));
+                return Err(Error::unavailable(format!(
+                    "QEMU did not reach \"{want}\": {} (a snapshot it cannot load?); `--no-snapshot` \
+                     boots every VM instead",
+                    status.trim()
+                )));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -407,6 +428,18 @@ mod timeouts {
             vm("echo 'irqlock-harness: begin'; echo bye", &d).boot(&d.join("console.log"), false).unwrap();
         assert_eq!(run.end, End::Exited(Some(0)));
         assert_eq!(std::fs::read_to_string(&run.console).unwrap(), "irqlock-harness: begin\nbye\n");
+    }
+
+    #[test]
+    fn a_guest_is_stopped_once_the_console_shows_what_was_awaited() {
+        let d = dir("until");
+        let mut waiting =
+            vm("echo 'irqlock-harness: begin'; printf 'all done'; echo ' here'; exec sleep 30", &d);
+        waiting.until = Some("done here".into());
+        let run = waiting.boot(&d.join("console.log"), false).unwrap();
+        assert_eq!(run.end, End::Seen);
+        // Long before the 3 s timeout, which would be `TimedOut`.
+        assert!(run.wall < Duration::from_secs(3), "{:?}", run.wall);
     }
 
     #[test]

@@ -44,14 +44,8 @@ pub fn run(options: &RunOptions) -> Result<i32> {
         steps.push(Step::Rmmod);
     }
     let dir = prepared.out.clone();
-    let vm = if prepared.snapshots {
-        prepared.resumed_vm(&dir, &steps, Finish::PowerOff, options.timeout, &devices, &options.cmdline)?
-    } else {
-        let mut vm = prepared.vm(&dir, &steps, Finish::PowerOff, options.timeout)?;
-        vm.devices = devices;
-        vm.cmdline = options.cmdline.clone();
-        vm
-    };
+    let vm =
+        prepared.guest_vm(&dir, &steps, Finish::PowerOff, options.timeout, &devices, &options.cmdline)?;
     if cmd::dry_run() {
         println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());
         return Ok(EXIT_PASS);
@@ -101,13 +95,7 @@ pub fn lab_vm(
 ) -> Result<Vm> {
     // A lab session has no time limit; the timeout applies to non-interactive boots only.
     let timeout = Duration::from_secs(u64::MAX / 4);
-    if prepared.snapshots {
-        return prepared.resumed_vm(dir, &[], Finish::Shell, timeout, devices, cmdline);
-    }
-    let mut vm = prepared.vm(dir, &[], Finish::Shell, timeout)?;
-    vm.devices = devices.to_vec();
-    vm.cmdline = cmdline.to_vec();
-    Ok(vm)
+    prepared.guest_vm(dir, &[], Finish::Shell, timeout, devices, cmdline)
 }
 
 /// `cargo xtask shell`: the lab VM with a shell on the console. Leaving the shell powers off.

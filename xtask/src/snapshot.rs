@@ -16,7 +16,7 @@ use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::guest::{self, READY};
 use crate::initramfs;
-use crate::paths::cache_dir;
+use crate::paths::{cache_dir, hex};
 use crate::qemu::{socket_path, Monitor, Vm};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -88,7 +88,7 @@ fn key(vm: &Vm, initrd: &[u8]) -> String {
         vm.cmdline
     ));
     hash.update(Sha256::digest(initrd));
-    hash.finalize().iter().take(10).map(|b| format!("{b:02x}")).collect()
+    hex(&hash.finalize()[..10])
 }
 
 /// Boots the waiting guest, and once it is ready, pauses and saves it.
@@ -126,7 +126,8 @@ fn save(vm: &Vm, snapshot: &Snapshot, dir: &Path) -> Result<()> {
         let _ = tracked.child.kill();
         let _ = tracked.child.wait();
         return Err(Error::unavailable(format!(
-            "the guest to snapshot did not reach user space in {}s; its console: {}; QEMU said: {}",
+            "the guest to snapshot did not reach user space in {}s; its console: {}; QEMU said: {}. \
+             `--no-snapshot` boots every VM instead",
             READY_DEADLINE.as_secs(),
             dir.join("boot.log").display(),
             fs::read_to_string(&errors).unwrap_or_default().trim()
@@ -144,7 +145,10 @@ fn save(vm: &Vm, snapshot: &Snapshot, dir: &Path) -> Result<()> {
         }
         if status.contains("failed") || status.contains("cancelled") || Instant::now() > deadline {
             let _ = tracked.child.kill();
-            return Err(Error::unavailable(format!("saving the guest failed: {}", status.trim())));
+            return Err(Error::unavailable(format!(
+                "saving the guest failed: {}; `--no-snapshot` boots every VM instead",
+                status.trim()
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
