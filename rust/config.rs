@@ -33,7 +33,8 @@ macro_rules! choice_enum {
 choice_enum!(
     /// How the interrupt path and process context take the shared lock.
     LockMode, "lock", {
-        /// `spin_lock_irqsave()` everywhere: correct.
+        /// `SpinLockIrq` everywhere: interrupts off while it is held. Correct, except in a
+        /// handler that stays in hard-IRQ context on PREEMPT_RT (`source=hrtimer_hard`).
         SpinlockIrqsave = "spinlock_irqsave",
         /// `mutex_lock()` in the interrupt handler: it may sleep.
         Mutex = "mutex",
@@ -41,16 +42,25 @@ choice_enum!(
         Spinlock = "spinlock",
         /// `mutex_lock()` in the handler while process context holds the mutex on that CPU.
         MutexContended = "mutex_contended",
-        /// `mutex_trylock()` in the handler: silent, and still wrong.
+        /// `mutex_trylock()` in the handler: silent, and still wrong. With a timer source,
+        /// process context holds the mutex for the first half of the interrupts, whose
+        /// updates are lost.
         MutexTrylock = "mutex_trylock",
+        /// `raw_spin_lock_irqsave()` everywhere: the lock that never sleeps, even on PREEMPT_RT.
+        RawSpinlockIrqsave = "raw_spinlock_irqsave",
     }
 );
 
 choice_enum!(
     /// Where the interrupts come from.
     Source, "source", {
-        /// A high-resolution timer, pinned to the CPU that starts it.
+        /// A high-resolution timer, pinned to the CPU that starts it, in the default mode: hard-IRQ
+        /// context, which PREEMPT_RT moves to a thread.
         Hrtimer = "hrtimer",
+        /// The same timer in `HARD` mode: hard-IRQ context on every kernel.
+        HrtimerHard = "hrtimer_hard",
+        /// The same timer in `SOFT` mode: softirq context.
+        HrtimerSoft = "hrtimer_soft",
         /// QEMU's `edu` PCI device (`-device edu`).
         Edu = "edu",
     }
@@ -80,11 +90,11 @@ choice_enum!(
 
 choice_param!(
     lock: LockMode = LockMode::SpinlockIrqsave,
-    "How the handler takes the shared lock: spinlock_irqsave (default), mutex, spinlock, mutex_contended, mutex_trylock"
+    "How the handler takes the shared lock: spinlock_irqsave (default), mutex, spinlock, mutex_contended, mutex_trylock, raw_spinlock_irqsave"
 );
 choice_param!(
     source: Source = Source::Hrtimer,
-    "Interrupt source: hrtimer (default) or edu (QEMU -device edu)"
+    "Interrupt source: hrtimer (default), hrtimer_hard, hrtimer_soft, or edu (QEMU -device edu)"
 );
 choice_param!(
     handler: HandlerMode = HandlerMode::Hard,
@@ -101,6 +111,16 @@ const PERIOD_US_RANGE: core::ops::RangeInclusive<u32> = 10..=1_000_000;
 /// Accepted range of `defer_us`.
 const DEFER_US_RANGE: core::ops::RangeInclusive<u32> = 0..=100_000;
 
+/// Accepted range of `cpus`.
+const CPUS_RANGE: core::ops::RangeInclusive<u32> = 1..=2;
+
+impl Source {
+    /// Whether the interrupts come from an hrtimer, in any mode.
+    pub(crate) fn is_timer(self) -> bool {
+        self != Source::Edu
+    }
+}
+
 /// The parameters of one load of the module.
 #[derive(Clone, Copy)]
 pub(crate) struct Config {
@@ -113,11 +133,18 @@ pub(crate) struct Config {
     pub(crate) period_us: u32,
     /// Microseconds each run of the deferred path sleeps before taking the lock.
     pub(crate) defer_us: u32,
+    /// CPUs that take interrupts at once, each from its own pinned timer.
+    pub(crate) cpus: u32,
 }
 
 impl Config {
     /// Reads the parameters and refuses combinations that do not make sense, naming the fix.
-    pub(crate) fn from_params(count: u32, period_us: u32, defer_us: u32) -> Result<Self> {
+    pub(crate) fn from_params(
+        count: u32,
+        period_us: u32,
+        defer_us: u32,
+        cpus: u32,
+    ) -> Result<Self> {
         let config = Self {
             lock: lock.get(),
             source: source.get(),
@@ -126,6 +153,7 @@ impl Config {
             count,
             period_us,
             defer_us,
+            cpus,
         };
         let refuse = |why: core::fmt::Arguments<'_>| {
             pr_err!("{}\n", why);
@@ -147,6 +175,14 @@ impl Config {
                 DEFER_US_RANGE.end()
             ));
         }
+        if !CPUS_RANGE.contains(&cpus) {
+            return refuse(format_args!(
+                "cpus={} is out of range; accepted: {} to {}",
+                cpus,
+                CPUS_RANGE.start(),
+                CPUS_RANGE.end()
+            ));
+        }
         if defer_us != 0 && config.handler == HandlerMode::Hard {
             return refuse(format_args!(
                 "defer_us needs handler=workqueue or handler=threaded: the hard handler must not sleep"
@@ -158,7 +194,7 @@ impl Config {
                 config.irq.name()
             ));
         }
-        if config.handler == HandlerMode::Threaded && config.source != Source::Edu {
+        if config.handler == HandlerMode::Threaded && config.source.is_timer() {
             return refuse(format_args!(
                 "handler=threaded needs source=edu: a timer callback has no IRQ thread"
             ));
@@ -173,15 +209,39 @@ impl Config {
                 config.lock.name()
             ));
         }
-        if config.lock == LockMode::MutexContended && config.source != Source::Hrtimer {
+        if config.lock == LockMode::MutexContended && !config.source.is_timer() {
             return refuse(format_args!(
-                "lock=mutex_contended needs source=hrtimer: only a pinned timer is sure to \
-                 interrupt the CPU that holds the mutex"
+                "lock=mutex_contended needs a timer source (hrtimer, hrtimer_hard, hrtimer_soft): \
+                 only a pinned timer is sure to interrupt the CPU that holds the mutex"
             ));
         }
-        if config.count == 0 && config.source != Source::Hrtimer {
+        if matches!(
+            config.lock,
+            LockMode::MutexContended | LockMode::MutexTrylock
+        ) && config.cpus != 1
+        {
             return refuse(format_args!(
-                "count=0 (interrupts until rmmod) needs source=hrtimer; give source=edu a count"
+                "lock={} holds the mutex in process context on one CPU; use cpus=1",
+                config.lock.name()
+            ));
+        }
+        if config.cpus != 1 && !config.source.is_timer() {
+            return refuse(format_args!(
+                "cpus={} needs a timer source (hrtimer, hrtimer_hard, hrtimer_soft): the edu \
+                 device has one interrupt",
+                config.cpus
+            ));
+        }
+        if config.cpus != 1 && (config.handler != HandlerMode::Hard || config.count == 0) {
+            return refuse(format_args!(
+                "cpus={} makes the handlers contend for the lock: it needs handler=hard and a \
+                 count",
+                config.cpus
+            ));
+        }
+        if config.count == 0 && !config.source.is_timer() {
+            return refuse(format_args!(
+                "count=0 (interrupts until rmmod) needs a timer source; give source=edu a count"
             ));
         }
         Ok(config)
@@ -199,6 +259,9 @@ impl kernel::fmt::Display for Config {
         )?;
         if self.source == Source::Edu {
             write!(f, " irq={}", self.irq.name())?;
+        }
+        if self.cpus != 1 {
+            write!(f, " cpus={}", self.cpus)?;
         }
         write!(f, " count={} period_us={}", self.count, self.period_us)?;
         if self.defer_us != 0 {

@@ -8,6 +8,7 @@ use kernel::prelude::*;
 
 extern "C" {
     fn irqlock_in_hardirq() -> c_int;
+    fn irqlock_in_serving_softirq() -> c_int;
     fn irqlock_irqs_disabled() -> c_int;
     fn irqlock_preempt_count() -> c_uint;
     fn irqlock_cpu() -> c_uint;
@@ -43,6 +44,7 @@ impl Drop for NoPreempt {
 /// A snapshot of the current CPU's execution context.
 pub(crate) struct Context {
     in_hardirq: bool,
+    in_serving_softirq: bool,
     irqs_disabled: bool,
     preempt_count: u32,
     cpu: u32,
@@ -57,6 +59,7 @@ impl Context {
         unsafe {
             Self {
                 in_hardirq: irqlock_in_hardirq() != 0,
+                in_serving_softirq: irqlock_in_serving_softirq() != 0,
                 irqs_disabled: irqlock_irqs_disabled() != 0,
                 preempt_count: irqlock_preempt_count(),
                 cpu: irqlock_cpu(),
@@ -67,14 +70,35 @@ impl Context {
     pub(crate) fn cpu(&self) -> u32 {
         self.cpu
     }
+
+    /// The context in one word, to keep in an atomic: the preempt count, the CPU, the flags.
+    pub(crate) fn to_bits(&self) -> u64 {
+        u64::from(self.preempt_count) << 32
+            | u64::from(self.cpu & 0xffff) << 16
+            | u64::from(self.in_hardirq)
+            | u64::from(self.in_serving_softirq) << 1
+            | u64::from(self.irqs_disabled) << 2
+    }
+
+    /// The context that [`Context::to_bits`] kept.
+    pub(crate) fn from_bits(bits: u64) -> Self {
+        Self {
+            in_hardirq: bits & 1 != 0,
+            in_serving_softirq: bits & 2 != 0,
+            irqs_disabled: bits & 4 != 0,
+            preempt_count: (bits >> 32) as u32,
+            cpu: ((bits >> 16) & 0xffff) as u32,
+        }
+    }
 }
 
 impl kernel::fmt::Display for Context {
     fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
         write!(
             f,
-            "in_hardirq={} irqs_disabled={} preempt_count={:#x} cpu={}",
+            "in_hardirq={} in_serving_softirq={} irqs_disabled={} preempt_count={:#x} cpu={}",
             u8::from(self.in_hardirq),
+            u8::from(self.in_serving_softirq),
             u8::from(self.irqs_disabled),
             self.preempt_count,
             self.cpu

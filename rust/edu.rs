@@ -99,7 +99,7 @@ impl EduIrq<'_> {
         if !self.acknowledge() {
             return false;
         }
-        Lesson::hard_irq(self.lesson.as_arc_borrow());
+        Lesson::interrupt(self.lesson.as_arc_borrow(), 0);
         true
     }
 }

@@ -7,20 +7,28 @@
  * always interrupt it.
  */
 
+#include <linux/cpumask.h>
 #include <linux/irqflags.h>
 #include <linux/preempt.h>
 #include <linux/smp.h>
 
 int irqlock_in_hardirq(void);
+int irqlock_in_serving_softirq(void);
 int irqlock_irqs_disabled(void);
 unsigned int irqlock_preempt_count(void);
 unsigned int irqlock_cpu(void);
 void irqlock_preempt_disable(void);
 void irqlock_preempt_enable(void);
+int irqlock_other_cpu(void);
 
 int irqlock_in_hardirq(void)
 {
 	return in_hardirq() ? 1 : 0;
+}
+
+int irqlock_in_serving_softirq(void)
+{
+	return in_serving_softirq() ? 1 : 0;
 }
 
 int irqlock_irqs_disabled(void)
@@ -46,4 +54,12 @@ void irqlock_preempt_disable(void)
 void irqlock_preempt_enable(void)
 {
 	preempt_enable();
+}
+
+/* A CPU other than the caller's that is online, or -1. */
+int irqlock_other_cpu(void)
+{
+	unsigned int cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
+
+	return cpu < nr_cpu_ids ? (int)cpu : -1;
 }

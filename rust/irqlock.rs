@@ -11,8 +11,11 @@
 //! insmod irqlock.ko lock=mutex               # BUG: sleeping function called from invalid context
 //! insmod irqlock.ko lock=spinlock            # WARNING: inconsistent lock state
 //! insmod irqlock.ko lock=mutex_contended     # the CPU spins in IRQ context: hard LOCKUP
-//! insmod irqlock.ko lock=mutex_trylock       # silence, which is not correctness
+//! insmod irqlock.ko lock=mutex_trylock       # silence, and lost updates
 //! insmod irqlock.ko lock=mutex handler=workqueue   # the fix: take the mutex in a work item
+//! insmod irqlock.ko cpus=2                   # two handlers on two CPUs contend for the lock
+//! insmod irqlock.ko source=hrtimer_soft lock=mutex # the same BUG in softirq context
+//! insmod irqlock.ko source=hrtimer_hard lock=raw_spinlock_irqsave # hard IRQ even on PREEMPT_RT
 //! insmod irqlock.ko source=edu irq=msi lock=mutex handler=threaded   # needs -device edu
 //! insmod irqlock.ko count=0                  # the timer runs until `rmmod irqlock`
 //! ```
@@ -22,8 +25,8 @@
 //!
 //! ```text
 //! irqlock: loading: lock=mutex source=hrtimer handler=hard count=8 period_us=1000
-//! irqlock: process: in_hardirq=0 irqs_disabled=0 preempt_count=0x0 cpu=1
-//! irqlock: handler: in_hardirq=1 irqs_disabled=1 preempt_count=0x1000001 cpu=1
+//! irqlock: process: in_hardirq=0 in_serving_softirq=0 irqs_disabled=0 preempt_count=0x0 cpu=1
+//! irqlock: handler: in_hardirq=1 in_serving_softirq=0 irqs_disabled=1 preempt_count=0x1000001 cpu=1
 //! irqlock: done: 8 interrupts handled, counter=9 expected=9
 //! irqlock: unloaded: timer cancelled, 8 interrupts handled, counter=9 expected=9
 //! ```
@@ -33,6 +36,7 @@ mod context;
 mod edu;
 mod lesson;
 mod param;
+mod raw_spinlock;
 mod shared;
 mod ticker;
 
@@ -56,15 +60,20 @@ use kernel::{
     time::{
         delay::udelay,
         hrtimer::{
-            ArcHrTimerHandle,
-            HrTimerHandle,
-            HrTimerPointer, //
+            RelativePinnedHardMode,
+            RelativePinnedMode,
+            RelativePinnedSoftMode, //
         },
-        Delta, //
+        Delta,
+        Monotonic, //
     },
 };
 use lesson::Lesson;
-use ticker::Ticker;
+use ticker::{
+    TickerMode,
+    Tickers, //
+    TimerHandle,
+};
 
 module! {
     type: IrqLock,
@@ -81,6 +90,10 @@ module! {
             default: 1000,
             description: "Microseconds between interrupts (10 to 1000000)",
         },
+        cpus: u32 {
+            default: 1,
+            description: "CPUs whose handlers contend for the lock, each with its own timer (1 or 2; timer sources)",
+        },
         defer_us: u32 {
             default: 0,
             description: "Microseconds each run of the deferred path sleeps first (handler=workqueue or threaded; 0 to 100000)",
@@ -94,6 +107,7 @@ pub(crate) fn config() -> Result<Config> {
         module_parameters::count.value(),
         module_parameters::period_us.value(),
         module_parameters::defer_us.value(),
+        module_parameters::cpus.value(),
     )
 }
 
@@ -105,11 +119,20 @@ const BUSY_WAIT_MAX_US: u64 = 100_000;
 /// timer period, so that the interrupt arrives while it is held.
 const CONTENDED_HOLD: Delta = Delta::from_millis(200);
 
+/// Spins, in steps of 10 us, until `done` says so or `limit` has passed.
+fn busy_wait(limit: Delta, done: impl Fn() -> bool) {
+    let mut waited = Delta::ZERO;
+    while !done() && waited < limit {
+        udelay(Delta::from_micros(10));
+        waited += Delta::from_micros(10);
+    }
+}
+
 enum Running {
     Timer {
         lesson: Arc<Lesson>,
-        /// Cancelling it stops the timer and waits for a running callback to return.
-        timer: ArcHrTimerHandle<Ticker>,
+        /// Cancelling them stops the timers and waits for a running callback to return.
+        timers: [Option<TimerHandle>; lesson::MAX_LANES],
     },
     /// The PCI driver; the bound device's data reports on unbind.
     Edu {
@@ -122,60 +145,74 @@ struct IrqLock {
 }
 
 impl IrqLock {
-    fn start_timer(config: Config) -> Result<Running> {
+    fn start_timer<M: TickerMode>(config: Config) -> Result<Running> {
         let lesson = Lesson::new(config)?;
         lesson.process_increment();
-        let ticker = Ticker::new(lesson.clone())?;
-        let period = ticker.period();
-
-        if config.handler == HandlerMode::Hard
+        let tickers = Tickers::<M>::new(&lesson)?;
+        let busy = config.handler == HandlerMode::Hard
             && config.lock != LockMode::MutexContended
             && config.count != 0
-            && u64::from(config.count) * u64::from(config.period_us) <= BUSY_WAIT_MAX_US
-        {
-            // Every interrupt of this load interrupts this task, running, on this CPU: with
-            // preemption off, the timer starts pinned here and nothing else runs here, so what
-            // the kernel reports about the interrupted task is the same in every run.
-            let no_preempt = NoPreempt::new();
-            pr_info!(
-                "process: busy on cpu={} until the interrupts are done\n",
-                Context::current().cpu()
-            );
-            let timer = ticker.start(period);
-            while !lesson.is_done() {
-                udelay(Delta::from_micros(10));
-            }
-            drop(no_preempt);
-            lesson.report("done: ");
-            return Ok(Running::Timer { lesson, timer });
-        }
+            && u64::from(config.count) * u64::from(config.period_us) <= BUSY_WAIT_MAX_US;
 
-        let timer = if config.lock == LockMode::MutexContended {
+        let timers = match config.lock {
             // Process context holds the mutex, busy, while the timer pinned to this CPU fires:
             // the handler cannot sleep, so it spins on an owner that cannot run again. With
             // preemption off, the owner cannot move to the other CPU (where it would run on and
             // release the mutex): the interrupt always lands on the owner.
-            let guard = lesson.shared().mutex().lock();
-            let no_preempt = NoPreempt::new();
-            pr_info!("process: holding irqlock_mutex while the timer fires on this CPU\n");
-            let timer = ticker.start(period);
-            let mut held = Delta::ZERO;
-            while held < CONTENDED_HOLD {
-                udelay(Delta::from_micros(100));
-                held += Delta::from_micros(100);
+            LockMode::MutexContended => {
+                let guard = lesson.shared().mutex().lock();
+                let no_preempt = NoPreempt::new();
+                pr_info!("process: holding irqlock_mutex while the timer fires on this CPU\n");
+                let timers = tickers.start()?;
+                busy_wait(CONTENDED_HOLD, || false);
+                drop(no_preempt);
+                drop(guard);
+                timers
             }
-            drop(no_preempt);
-            drop(guard);
-            timer
-        } else {
-            ticker.start(period)
+            // Process context holds the mutex for the first half of the interrupts: each of
+            // those finds it held, and its trylock fails.
+            LockMode::MutexTrylock => {
+                let guard = lesson.shared().mutex().lock();
+                let no_preempt = NoPreempt::new();
+                let half = config.count / 2;
+                pr_info!(
+                    "process: holding irqlock_mutex on cpu={} for the first {} interrupts\n",
+                    Context::current().cpu(),
+                    half
+                );
+                let timers = tickers.start()?;
+                busy_wait(Delta::from_micros(BUSY_WAIT_MAX_US as i64), || {
+                    config.count != 0 && lesson.interrupts() >= half
+                });
+                drop(guard);
+                pr_info!("process: released irqlock_mutex\n");
+                drop(no_preempt);
+                timers
+            }
+            _ if busy => {
+                // Every interrupt of this load interrupts this task, running, on this CPU: with
+                // preemption off, the timer starts pinned here and nothing else runs here, so
+                // what the kernel reports about the interrupted task is the same in every run.
+                let no_preempt = NoPreempt::new();
+                pr_info!(
+                    "process: busy on cpu={} until the interrupts are done\n",
+                    Context::current().cpu()
+                );
+                let timers = tickers.start()?;
+                busy_wait(Delta::from_micros(BUSY_WAIT_MAX_US as i64 * 2), || {
+                    lesson.is_done()
+                });
+                drop(no_preempt);
+                timers
+            }
+            _ => tickers.start()?,
         };
 
         if config.count != 0 {
             lesson.wait_done();
             lesson.report("done: ");
         }
-        Ok(Running::Timer { lesson, timer })
+        Ok(Running::Timer { lesson, timers })
     }
 
     fn start_edu(module: &'static ThisModule) -> Result<Running> {
@@ -213,7 +250,9 @@ impl kernel::Module for IrqLock {
         let config = config()?;
         pr_info!("loading: {}\n", config);
         let running = match config.source {
-            Source::Hrtimer => Self::start_timer(config)?,
+            Source::Hrtimer => Self::start_timer::<RelativePinnedMode<Monotonic>>(config)?,
+            Source::HrtimerHard => Self::start_timer::<RelativePinnedHardMode<Monotonic>>(config)?,
+            Source::HrtimerSoft => Self::start_timer::<RelativePinnedSoftMode<Monotonic>>(config)?,
             Source::Edu => Self::start_edu(module)?,
         };
         Ok(IrqLock { running })
@@ -222,8 +261,10 @@ impl kernel::Module for IrqLock {
 
 impl Drop for IrqLock {
     fn drop(&mut self) {
-        if let Running::Timer { lesson, timer } = &mut self.running {
-            timer.cancel();
+        if let Running::Timer { lesson, timers } = &mut self.running {
+            for timer in timers.iter_mut().flatten() {
+                timer.cancel();
+            }
             // Nothing queues the work item once the timer is cancelled; wait for a queued one.
             lesson.flush_work();
             lesson.report("unloaded: timer cancelled, ");

@@ -12,19 +12,22 @@ use crate::{
     shared::Shared,
 };
 use kernel::{
+    bindings,
     prelude::*,
+    processor::cpu_relax,
     sync::{
         atomic::{
             ordering,
             Atomic, //
         },
-        completion::Completion,
         Arc,
         ArcBorrow, //
     },
     time::{
         delay::fsleep,
-        Delta, //
+        Delta,
+        Instant,
+        Monotonic, //
     },
     workqueue::{
         self,
@@ -39,18 +42,55 @@ extern "C" {
     fn irqlock_flush_work(work: *mut kernel::bindings::work_struct);
 }
 
+/// The most CPUs that take interrupts at once (`cpus`).
+pub(crate) const MAX_LANES: usize = 2;
+
+/// The longest a handler holds the lock waiting for the other CPU's handler to want it.
+const HANDOFF_MAX: Delta = Delta::from_millis(50);
+
+/// The longest the second CPU's first interrupt waits for the first CPU's first update.
+const FIRST_MAX: Delta = Delta::from_millis(500);
+
+/// The interrupts of one CPU: its own timer's, or the edu device's.
+pub(crate) struct Lane {
+    interrupts: Atomic<u32>,
+    /// Updates made by this lane's hard handler.
+    increments: Atomic<u32>,
+    /// The context of the first interrupt ([`Context::to_bits`]).
+    context: Atomic<u64>,
+    /// The handler is waiting for the lock, or about to.
+    waiting: Atomic<bool>,
+    /// Times the handler found the lock held by the other CPU's handler, and the wait.
+    contended: Atomic<u32>,
+    waited_ns: Atomic<i64>,
+}
+
+impl Lane {
+    fn new() -> Self {
+        Self {
+            interrupts: Atomic::new(0),
+            increments: Atomic::new(0),
+            context: Atomic::new(0),
+            waiting: Atomic::new(false),
+            contended: Atomic::new(0),
+            waited_ns: Atomic::new(0),
+        }
+    }
+}
+
 /// The counts of one load of the module, and the deferred work.
 #[pin_data]
 pub(crate) struct Lesson {
     #[pin]
     shared: Shared,
-    /// Completed once `count` increments have been made by the interrupt path.
-    #[pin]
-    done: Completion,
     #[pin]
     work: Work<Lesson>,
-    /// Interrupts taken by the hard handler.
+    /// Interrupts taken by the hard handlers, all lanes together.
     interrupts: Atomic<u32>,
+    /// Per CPU (`cpus=2`), or one lane for every other load.
+    lanes: [Lane; MAX_LANES],
+    /// A handler holds the lock (`cpus=2`).
+    held: Atomic<bool>,
     /// Increments made by the interrupt path (hard handler, IRQ thread or work item).
     increments: Atomic<u32>,
     /// Updates lost to a failed trylock.
@@ -67,9 +107,10 @@ impl Lesson {
         Arc::pin_init(
             pin_init!(Self {
                 shared <- Shared::new(),
-                done <- Completion::new(),
                 work <- new_work!("irqlock::Lesson::work"),
                 interrupts: Atomic::new(0),
+                lanes: [Lane::new(), Lane::new()],
+                held: Atomic::new(false),
                 increments: Atomic::new(0),
                 lost: Atomic::new(0),
                 config,
@@ -90,21 +131,53 @@ impl Lesson {
     /// shares state with its handler.
     pub(crate) fn process_increment(&self) {
         pr_info!("process: {}\n", Context::current());
-        self.shared.increment(self.config.lock);
+        self.shared.increment(self.config.lock, &mut || {});
     }
 
-    /// The hard-IRQ part of every interrupt. Returns whether more interrupts are wanted.
-    pub(crate) fn hard_irq(this: ArcBorrow<'_, Self>) -> bool {
-        let interrupts = this.interrupts.fetch_add(1, ordering::Relaxed) + 1;
+    /// The interrupts expected in all: `count` per lane.
+    fn expected_increments(&self) -> u32 {
+        self.config.count.saturating_mul(self.config.cpus)
+    }
+
+    /// What the handler does on every interrupt of `lane`, in the context of the interrupt
+    /// (hard IRQ, or softirq for `source=hrtimer_soft`). Returns whether more interrupts are
+    /// wanted on that lane.
+    pub(crate) fn interrupt(this: ArcBorrow<'_, Self>, lane: usize) -> bool {
+        let interrupts = this.lanes[lane].interrupts.fetch_add(1, ordering::Relaxed) + 1;
+        this.interrupts.fetch_add(1, ordering::Release);
+        if interrupts == 1 && lane != 0 {
+            // The first lock of each CPU is the one the kernel reports on: let the first CPU's
+            // reports end before the second CPU's handler says anything, so that they never
+            // interleave.
+            let since = Instant::<Monotonic>::now();
+            while this.lanes[0].increments.load(ordering::Acquire) == 0
+                && since.elapsed() < FIRST_MAX
+            {
+                cpu_relax();
+            }
+        }
         if interrupts == 1 {
-            pr_info!("handler: {}\n", Context::current());
+            let context = Context::current();
+            this.lanes[lane]
+                .context
+                .store(context.to_bits(), ordering::Relaxed);
+            // The second CPU's line waits for the report: a message printed now would wake
+            // the printk thread, and a reschedule pending on a CPU is what makes a mutex
+            // spinner there give up and sleep.
+            if lane == 0 {
+                pr_info!("handler: {}\n", context);
+            }
         }
         match this.config.handler {
-            HandlerMode::Hard => this.locked_increment(),
+            HandlerMode::Hard => this.locked_increment(lane),
             // The work item catches up with every interrupt taken so far; one already queued
             // will see this one too.
             HandlerMode::Workqueue => {
-                let _ = workqueue::system().enqueue(Arc::<Self>::from(this));
+                // SAFETY: `system_percpu_wq` is a C global that the kernel allocates at boot
+                // and never frees. (The kernel crate's `system()` is `system_wq`, which 7.3
+                // deprecates with a warning on the first use.)
+                let queue = unsafe { workqueue::Queue::from_raw(bindings::system_percpu_wq) };
+                let _ = queue.enqueue(Arc::<Self>::from(this));
             }
             // The IRQ thread runs `deferred` once the hard part returns.
             HandlerMode::Threaded => {}
@@ -122,28 +195,64 @@ impl Lesson {
             fsleep(Delta::from_micros(i64::from(self.config.defer_us)));
         }
         while self.increments.load(ordering::Acquire) < self.interrupts() {
-            self.locked_increment();
+            self.locked_increment(0);
         }
     }
 
-    fn locked_increment(&self) {
-        if !self.shared.increment(self.config.lock) {
+    fn locked_increment(&self, lane: usize) {
+        let updated = if self.config.cpus == 1 {
+            self.lanes[lane].increments.fetch_add(1, ordering::Relaxed);
+            self.shared.increment(self.config.lock, &mut || {})
+        } else {
+            self.contended_increment(lane)
+        };
+        if !updated {
             self.lost.fetch_add(1, ordering::Relaxed);
         }
-        let increments = self.increments.fetch_add(1, ordering::Release) + 1;
-        if increments == self.config.count {
-            self.done.complete_all();
+        // No completion to signal: `complete_all()` is not valid in a `HARD` timer's callback.
+        self.increments.fetch_add(1, ordering::Release);
+    }
+
+    /// The increment of `cpus=2`: each handler holds the lock until the other CPU's handler
+    /// wants it, so that every interrupt after the first finds the lock held, and measures how
+    /// long it waited for it.
+    fn contended_increment(&self, lane: usize) -> bool {
+        let me = &self.lanes[lane];
+        let other = &self.lanes[1 - lane];
+        let arrived = Instant::<Monotonic>::now();
+        me.waiting.store(true, ordering::Release);
+        let found_held = self.held.load(ordering::Acquire);
+        self.shared.increment(self.config.lock, &mut || {
+            me.waiting.store(false, ordering::Relaxed);
+            self.held.store(true, ordering::Relaxed);
+            if found_held {
+                me.contended.fetch_add(1, ordering::Relaxed);
+                me.waited_ns
+                    .fetch_add(arrived.elapsed().as_nanos(), ordering::Relaxed);
+            }
+            me.increments.fetch_add(1, ordering::Release);
+            let holding = Instant::<Monotonic>::now();
+            while !other.waiting.load(ordering::Acquire)
+                && other.increments.load(ordering::Acquire) < self.config.count
+                && holding.elapsed() < HANDOFF_MAX
+            {
+                cpu_relax();
+            }
+            self.held.store(false, ordering::Release);
+        })
+    }
+
+    /// Sleeps until the interrupt path has made every increment it was asked for.
+    pub(crate) fn wait_done(&self) {
+        while !self.is_done() {
+            fsleep(Delta::from_millis(1));
         }
     }
 
-    /// Sleeps until the interrupt path has made `count` increments.
-    pub(crate) fn wait_done(&self) {
-        self.done.wait_for_completion();
-    }
-
-    /// Whether the interrupt path has made `count` increments.
+    /// Whether the interrupt path has made every increment it was asked for.
     pub(crate) fn is_done(&self) -> bool {
-        self.config.count != 0 && self.increments.load(ordering::Acquire) >= self.config.count
+        self.config.count != 0
+            && self.increments.load(ordering::Acquire) >= self.expected_increments()
     }
 
     /// Waits until the work item, if queued or running, has finished. Call it once nothing
@@ -159,6 +268,13 @@ impl Lesson {
     /// Logs what happened after `what` (such as `done: `): interrupts, the counter, and what
     /// it should be.
     pub(crate) fn report(&self, what: &str) {
+        if what == "done: " {
+            // The lines that `interrupt` kept back.
+            for lane in &self.lanes[1..self.config.cpus as usize] {
+                let context = Context::from_bits(lane.context.load(ordering::Relaxed));
+                pr_info!("handler: {}\n", context);
+            }
+        }
         let increments = self.increments.load(ordering::Acquire);
         let lost = self.lost.load(ordering::Relaxed);
         pr_info!(
@@ -170,9 +286,23 @@ impl Lesson {
         );
         if lost != 0 {
             pr_info!(
-                "{}: mutex_trylock failed {} times; those updates are lost\n",
+                "{}mutex_trylock failed {} times; those updates are lost\n",
                 what,
                 lost
+            );
+        }
+        if self.config.cpus == 1 {
+            return;
+        }
+        for lane in &self.lanes[..self.config.cpus as usize] {
+            let context = Context::from_bits(lane.context.load(ordering::Relaxed));
+            pr_info!(
+                "{}cpu={}: {} interrupts; the handler found the lock held {} times and spun {} us in all\n",
+                what,
+                context.cpu(),
+                lane.interrupts.load(ordering::Relaxed),
+                lane.contended.load(ordering::Relaxed),
+                lane.waited_ns.load(ordering::Relaxed) / 1000
             );
         }
     }

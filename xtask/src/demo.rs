@@ -234,8 +234,9 @@ fn render(style: &Style, good: &Boot, bad: &Boot, ko: &std::path::Path) -> Strin
     out += &format!("\n{}\n", style.heading("The fix"));
     out += "An interrupt handler must not sleep, and mutex_lock() may. Either take a lock that never\n\
             sleeps, with interrupts disabled where process context shares it (rust/shared.rs):\n\n\
-            \x20   LockMode::SpinlockIrqsave => *self.spinlock_irqsave.lock() += 1,   // spin_lock_irqsave()\n\
-            \x20   LockMode::Mutex => *self.mutex.lock() += 1,                        // may sleep: the bug\n\n\
+            \x20   LockMode::SpinlockIrqsave => update(&mut self.spinlock_irqsave.lock()), // interrupts off\n\
+            \x20   LockMode::Mutex => update(&mut self.mutex.lock()),                      // may sleep: the bug\n\n\
+            (SpinLockIrq takes spin_lock_irq_disable(), 7.3's successor of spin_lock_irqsave().)\n\n\
             or keep the mutex and take it where sleeping is allowed, out of the hard handler:\n\n\
             \x20   cargo xtask run --lock mutex --handler workqueue            # a work item takes it\n\
             \x20   cargo xtask run --lock mutex --source edu --handler threaded # the IRQ thread takes it\n\n\

@@ -184,9 +184,12 @@ impl Vm {
             let _ = stderr.read_to_string(&mut text);
             text
         });
-        let copier = match (&self.resume, &self.harness_log) {
-            (Some(resume), Some(log)) => Some(start_resumed(resume, log)?),
-            _ => None,
+        let (copier, mut monitor) = match (&self.resume, &self.harness_log) {
+            (Some(resume), Some(log)) => {
+                let (copier, monitor) = start_resumed(resume, log)?;
+                (Some(copier), Some(monitor))
+            }
+            _ => (None, None),
         };
         let mut booted = self.boot_marker.is_none();
         let mut boot_hang = false;
@@ -202,7 +205,11 @@ impl Vm {
                 }
             }
             let seen = until_seen.load(Ordering::Relaxed);
-            if seen || boot_hang || (!self.interactive && start.elapsed() >= self.timeout) {
+            let timed_out = !self.interactive && start.elapsed() >= self.timeout;
+            if seen || boot_hang || timed_out {
+                if let (true, false, Some(monitor)) = (timed_out, seen, monitor.as_mut()) {
+                    self.record_hang(monitor, console);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -236,6 +243,49 @@ impl Vm {
             }
         };
         Ok(Run { end, console: console.to_path_buf(), wall })
+    }
+}
+
+impl Vm {
+    /// Where each CPU of a hung guest was when the harness stopped it: the registers in
+    /// `cpus-at-hang.txt` beside the console, and each CPU's instruction pointer, named from
+    /// the kernel's `System.map`, on stderr.
+    fn record_hang(&self, monitor: &mut Monitor, console: &Path) {
+        let Ok(registers) = monitor.run("info registers -a") else { return };
+        let file = console.with_file_name("cpus-at-hang.txt");
+        let _ = std::fs::write(&file, &registers);
+        let map = self.kernel.ancestors().nth(4).map(|dir| dir.join("System.map"));
+        let symbols = map.and_then(|m| std::fs::read_to_string(m).ok()).unwrap_or_default();
+        let places: Vec<String> = registers
+            .lines()
+            .filter_map(|line| line.split_once("RIP=")?.1.split_whitespace().next())
+            .enumerate()
+            .map(|(cpu, rip)| format!("CPU{cpu} at {}", name_address(&symbols, rip)))
+            .collect();
+        eprintln!("qemu: stopped at the timeout; {}; registers in {}", places.join(", "), file.display());
+    }
+}
+
+/// `symbol+0xoff` for a hexadecimal kernel address, from `System.map`'s text; the address
+/// itself when it is outside the kernel image (a module, user space).
+fn name_address(system_map: &str, address: &str) -> String {
+    let Ok(value) = u64::from_str_radix(address, 16) else { return address.to_string() };
+    let mut best: Option<(u64, &str)> = None;
+    let mut last = 0;
+    for line in system_map.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(at), Some(kind), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Ok(at) = u64::from_str_radix(at, 16) else { continue };
+        last = last.max(at);
+        if matches!(kind, "T" | "t") && at <= value && best.is_none_or(|(b, _)| at >= b) {
+            best = Some((at, name));
+        }
+    }
+    match best {
+        Some((at, name)) if value <= last => format!("{name}+{:#x}", value - at),
+        _ => format!("{address} (outside the kernel image)"),
     }
 }
 
@@ -323,22 +373,31 @@ impl Monitor {
 
 /// Lets a resumed guest run: waits for the snapshot to be loaded, `cont`, sends the steps on
 /// ttyS1, and copies what comes back on it to the harness log, in a thread that ends with QEMU.
-fn start_resumed(resume: &Resume, log: &Path) -> Result<std::thread::JoinHandle<()>> {
+/// Returns that thread and the monitor.
+fn start_resumed(resume: &Resume, log: &Path) -> Result<(std::thread::JoinHandle<()>, Monitor)> {
     let mut channel = connect(&socket_path(log, "sock"))?;
     let mut monitor = Monitor::connect(&socket_path(log, "mon"))?;
     monitor.wait_status("paused", Duration::from_secs(30))?;
     monitor.run("cont")?;
     channel.write_all(resume.send.as_bytes()).context(|| "sending the steps to the guest".into())?;
     let mut file = File::create(log).context(|| format!("could not create {}", log.display()))?;
-    Ok(std::thread::spawn(move || {
+    let copier = std::thread::spawn(move || {
         let _ = std::io::copy(&mut channel, &mut file);
-        drop(monitor);
-    }))
+    });
+    Ok((copier, monitor))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_kernel_addresses_from_system_map() {
+        let map = "ffffffff81000000 T _stext\nffffffff81001000 t osq_lock\nffffffff81001100 T delay_tsc\nffffffff81002000 D _edata\n";
+        assert_eq!(name_address(map, "ffffffff8100103c"), "osq_lock+0x3c");
+        assert_eq!(name_address(map, "ffffffff81001100"), "delay_tsc+0x0");
+        assert_eq!(name_address(map, "ffffffffa0000010"), "ffffffffa0000010 (outside the kernel image)");
+    }
 
     #[test]
     fn command_line_carries_devices_and_options() {

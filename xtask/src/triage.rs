@@ -455,7 +455,15 @@ struct Open<'a> {
 pub fn parse(log: &str) -> Vec<Report> {
     let raw: Vec<&str> = log.split('\n').collect();
     let count = if log.ends_with('\n') { raw.len() - 1 } else { raw.len() };
-    let lines: Vec<&str> = raw[..count].iter().map(|l| strip_prefix(l)).collect();
+    let mut lines: Vec<&str> = raw[..count].iter().map(|l| strip_prefix(l)).collect();
+    // A console whose printing was taken over mid-line (nbcon) prints the line again in full
+    // after this marker: the cut copy above it is no line of its own.
+    for i in 1..count {
+        if lines[i].trim_end() == "** replaying previous printk message **" {
+            lines[i - 1] = "";
+            lines[i] = "";
+        }
+    }
     let callers: Vec<Option<&str>> = raw[..count].iter().map(|l| caller_id(l)).collect();
     let mut reports: Vec<Report> = Vec::new();
     let mut open: Option<Open> = None;

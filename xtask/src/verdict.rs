@@ -509,4 +509,25 @@ mod fixtures {
             assert!(verdict.passed(), "{name}: {:?}", verdict.failures);
         }
     }
+
+    /// Both real endings of `two_cpus_mutex`: the second handler spins on the first one's
+    /// mutex and proceeds, or sleeps from the interrupt and the kernel breaks.
+    #[test]
+    fn both_two_cpu_mutex_endings_pass() {
+        let two_cpus = scenario("two_cpus_mutex");
+        for name in ["two_cpus_mutex", "two_cpus_mutex-scheduled"] {
+            let verdict = judge_log(&two_cpus, &fixture(name), End::Exited(Some(0)));
+            assert!(verdict.passed(), "{name}: {:?}", verdict.failures);
+        }
+    }
+
+    /// A console taken over mid-line prints the cut line again after "** replaying previous
+    /// printk message **": one report, not a second one with a cut title.
+    #[test]
+    fn a_line_the_console_replays_counts_once() {
+        let console = fixture("softirq_mutex-replayed-line");
+        assert!(console.contains("** replaying previous printk message **"));
+        let verdict = judge_log(&scenario("softirq_mutex"), &console, End::Exited(Some(0)));
+        assert!(verdict.passed(), "{:?}", verdict.failures);
+    }
 }

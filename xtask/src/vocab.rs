@@ -13,9 +13,17 @@ pub struct Param {
 
 pub const LOCK: Param = Param {
     name: "lock",
-    values: &["spinlock_irqsave", "mutex", "spinlock", "mutex_contended", "mutex_trylock"],
+    values: &[
+        "spinlock_irqsave",
+        "mutex",
+        "spinlock",
+        "mutex_contended",
+        "mutex_trylock",
+        "raw_spinlock_irqsave",
+    ],
 };
-pub const SOURCE: Param = Param { name: "source", values: &["hrtimer", "edu"] };
+pub const SOURCE: Param =
+    Param { name: "source", values: &["hrtimer", "hrtimer_hard", "hrtimer_soft", "edu"] };
 pub const HANDLER: Param = Param { name: "handler", values: &["hard", "threaded", "workqueue"] };
 pub const IRQ: Param = Param { name: "irq", values: &["intx", "msi"] };
 
