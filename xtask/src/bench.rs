@@ -6,7 +6,7 @@
 use crate::error::{Result, EXIT_PASS};
 use crate::guest::{End, Finish};
 use crate::harness::{prepare, Prepared};
-use crate::kernel::SourceChoice;
+use crate::kernel::Choice;
 use crate::labs;
 use crate::paths::project_dir;
 use crate::results::{self, Kind};
@@ -49,7 +49,7 @@ fn shell_prompt(prepared: &Prepared, n: usize) -> Result<f64> {
 }
 
 /// `cargo xtask bench`.
-pub fn bench(source: &SourceChoice, jobs: usize) -> Result<i32> {
+pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
     let mut prepared = prepare(source, "bench")?;
     let snapshots = prepared.snapshots;
     let scenarios = scenario::load_all(&project_dir().join("tests/scenarios"))?;

@@ -4,15 +4,18 @@
 //! scenarios, compares what the handler did in each, then walks through the real kernel report
 //! line by line, and ends with the fix.
 
+use crate::error::Context;
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
+use crate::flowchart;
 use crate::harness::{self, Prepared};
-use crate::kernel::SourceChoice;
+use crate::kernel::Choice;
 use crate::paths::project_dir;
 use crate::scenario;
 use crate::symbols;
 use crate::triage::{self, Report};
 use crate::verdict;
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 /// ANSI styles, or nothing when the output is not a terminal or NO_COLOR is set.
 struct Style {
@@ -138,8 +141,11 @@ fn annotate(line: &str, guilty: Option<&str>, source: Option<&str>) -> Option<St
     if let Some((_, text)) = explain.iter().find(|(name, _)| function == *name) {
         return Some(text.to_string());
     }
-    if function.starts_with("<irqlock::ticker::Ticker as") {
-        return Some("irqlock's timer callback".to_string());
+    if function.starts_with("<irqlock::ticker::Ticker") {
+        return Some("irqlock's timer callback; the type names the timer's mode".to_string());
+    }
+    if function == "irqlock::lesson::Lesson::interrupt" {
+        return Some("what irqlock's handler does on every interrupt, whatever its source".to_string());
     }
     None
 }
@@ -169,11 +175,11 @@ fn boot(prepared: &Prepared, name: &str) -> Result<Boot> {
     Ok(Boot { console, verdict, seconds })
 }
 
-/// The correct way and the bug, side by side.
-const DEMO_SCENARIOS: [&str; 2] = ["spinlock_irqsave", "mutex"];
+/// The correct way, the bug, and the correct way under contention from a second CPU.
+const DEMO_SCENARIOS: [&str; 3] = ["spinlock_irqsave", "mutex", "two_cpus_spinlock_irqsave"];
 
-/// `cargo xtask demo`.
-pub fn demo(source: &SourceChoice) -> Result<i32> {
+/// `cargo xtask demo`, and the flowchart of its boots when `svg` or `html` names a file.
+pub fn demo(source: &Choice, svg: Option<PathBuf>, html: Option<PathBuf>) -> Result<i32> {
     let prepared = harness::prepare(source, "demo")?;
     if crate::cmd::dry_run() {
         for name in DEMO_SCENARIOS {
@@ -181,19 +187,22 @@ pub fn demo(source: &SourceChoice) -> Result<i32> {
         }
         return Ok(EXIT_PASS);
     }
-    eprintln!("demo: booting the spinlock_irqsave and mutex scenarios");
+    eprintln!("demo: booting the {} scenarios", DEMO_SCENARIOS.join(", "));
     let (good, bad) = std::thread::scope(|scope| {
         let good = scope.spawn(|| boot(&prepared, "spinlock_irqsave"));
         let bad = scope.spawn(|| boot(&prepared, "mutex"));
         (good.join().expect("boot thread"), bad.join().expect("boot thread"))
     });
     let (good, bad) = (good?, bad?);
+    let contended = boot(&prepared, "two_cpus_spinlock_irqsave")?;
     let style = Style::detect();
-    print!("{}", render(&style, &good, &bad, &prepared.module));
-    let passed = good.verdict.passed() && bad.verdict.passed();
-    if !passed {
-        let failures: Vec<String> =
-            good.verdict.failures.iter().chain(bad.verdict.failures.iter()).cloned().collect();
+    print!("{}", render(&style, &good, &bad, &contended, &prepared.module));
+    if svg.is_some() || html.is_some() {
+        write_flowchart(&good, &bad, &contended, &prepared.module, svg, html)?;
+    }
+    let boots = [&good, &bad, &contended];
+    if !boots.iter().all(|b| b.verdict.passed()) {
+        let failures: Vec<String> = boots.iter().flat_map(|b| b.verdict.failures.iter()).cloned().collect();
         return Err(Error {
             message: format!("the boots did not go as the lesson says:\n{}", failures.join("\n")),
             exit_code: EXIT_FAIL,
@@ -202,7 +211,48 @@ pub fn demo(source: &SourceChoice) -> Result<i32> {
     Ok(EXIT_PASS)
 }
 
-fn render(style: &Style, good: &Boot, bad: &Boot, ko: &std::path::Path) -> String {
+/// Draws the flowchart of the demo's boots to `svg` and `html`.
+fn write_flowchart(
+    good: &Boot,
+    bad: &Boot,
+    contended: &Boot,
+    ko: &Path,
+    svg: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> Result<()> {
+    let guilty_source = bad.verdict.reports.iter().find_map(|r| {
+        let guilty = r.guilty_function.as_deref()?;
+        let frame = r.lines.iter().filter(|l| !l.trim().starts_with("? ")).find_map(|l| {
+            let frame = l.split_whitespace().next()?;
+            let (symbol, offset) = symbols::split_frame(frame)?;
+            (triage::demangle(symbol) == guilty).then_some((symbol.to_string(), offset))
+        })?;
+        symbols::source_line(ko, &frame.0, frame.1, &project_dir())
+    });
+    let mut command = "cargo xtask demo".to_string();
+    if let Some(file) = &svg {
+        command += &format!(" --svg {}", file.display());
+    }
+    if let Some(file) = &html {
+        command += &format!(" --html {}", file.display());
+    }
+    let picture = flowchart::svg(&flowchart::Sources {
+        correct: flowchart::Boot { console: &good.console, reports: &good.verdict.reports },
+        wrong: flowchart::Boot { console: &bad.console, reports: &bad.verdict.reports },
+        contended: Some(flowchart::Boot { console: &contended.console, reports: &contended.verdict.reports }),
+        guilty_source,
+        caption: format!("drawn by `{command}` from the boots it ran"),
+    });
+    for (file, text) in [(svg, picture.clone()), (html, flowchart::html(&picture))] {
+        if let Some(file) = file {
+            std::fs::write(&file, text).context(|| format!("could not write {}", file.display()))?;
+            eprintln!("demo: the flowchart is in {}", file.display());
+        }
+    }
+    Ok(())
+}
+
+fn render(style: &Style, good: &Boot, bad: &Boot, contended: &Boot, ko: &Path) -> String {
     let mut out = String::new();
     out += &style.heading("irqlock: the same interrupt handler, two locks\n");
     out += "A timer interrupt increments a counter shared with process context, 8 times.\n\n";
@@ -226,6 +276,20 @@ fn render(style: &Style, good: &Boot, bad: &Boot, ko: &std::path::Path) -> Strin
         out += &format!("  {}  {}\n", names[1], right[i]);
     }
 
+    out += &format!("\n{}\n", style.heading("Two CPUs, one spinlock: the handler that finds it held spins"));
+    out += "Each CPU's timer handler holds the lock until the other CPU's handler wants it\n\
+            (two_cpus_spinlock_irqsave): the other one spins, never sleeps, then proceeds.\n";
+    for line in contended.console.lines().map(triage::strip_prefix) {
+        if let Some(rest) = line.strip_prefix("irqlock: done: ") {
+            out += &format!("  {}\n", style.good(rest.trim()));
+        }
+    }
+    let reports = contended.verdict.reports.len();
+    out += &format!(
+        "  kernel reports: {}\n",
+        if reports == 0 { "none".to_string() } else { reports.to_string() }
+    );
+
     for report in &bad.verdict.reports {
         out += &format!("\n{}\n", style.heading(&format!("The kernel's report: {}", report.title)));
         out += &walk(style, report, ko);
@@ -246,7 +310,7 @@ fn render(style: &Style, good: &Boot, bad: &Boot, ko: &std::path::Path) -> Strin
 
 /// The report's lines with their explanations; register dumps and the second copy of the
 /// call trace are left out.
-fn walk(style: &Style, report: &Report, ko: &std::path::Path) -> String {
+fn walk(style: &Style, report: &Report, ko: &Path) -> String {
     let root = project_dir();
     let guilty = report.guilty_function.as_deref();
     let mut out = String::new();

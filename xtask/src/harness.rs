@@ -8,7 +8,7 @@ use crate::cmd;
 use crate::error::{Context, Result};
 use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, FLUSHED, GO};
 use crate::initramfs;
-use crate::kernel::{self, SourceChoice};
+use crate::kernel::{self, Choice};
 use crate::module;
 use crate::paths;
 use crate::qemu::{End, Resume, Vm};
@@ -36,7 +36,7 @@ pub struct Prepared {
 
 /// Installs missing tools (as `cargo xtask setup` does; nothing when all are present), builds
 /// the kernel (if not cached) and the module, and makes this run's output directory.
-pub fn prepare(source: &SourceChoice, command: &str) -> Result<Prepared> {
+pub fn prepare(source: &Choice, command: &str) -> Result<Prepared> {
     let tools = setup::setup(false)?;
     let kernel = kernel::build(&tools, source)?;
     let out = paths::run_dir(command)?;

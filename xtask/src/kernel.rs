@@ -34,6 +34,33 @@ pub enum SourceChoice {
     Tarball(PathBuf),
 }
 
+/// Which kernel to build from the source: the project's debug kernel, or the same with
+/// PREEMPT_RT.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Flavour {
+    /// PREEMPT=y: `configs/*.config`.
+    #[default]
+    Default,
+    /// PREEMPT_RT=y: `configs/*.config`, then `configs/rt/*.config`.
+    Rt,
+}
+
+impl Flavour {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Default => "default",
+            Flavour::Rt => "rt",
+        }
+    }
+}
+
+/// The kernel to build: where its source comes from, and which flavour.
+#[derive(Debug, Clone, Default)]
+pub struct Choice {
+    pub source: SourceChoice,
+    pub flavour: Flavour,
+}
+
 /// A kernel source tree of a supported version.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -220,10 +247,14 @@ fn content_id(dir: &Path) -> Result<String> {
     Ok(format!("files:{}", hex(&hash.finalize())))
 }
 
-/// The config fragments under `configs/`, in name order, with their contents.
-pub fn fragments() -> Result<Vec<(PathBuf, String)>> {
+/// The config fragments of `flavour`, in the order they are merged, with their contents:
+/// `configs/*.config` in name order, then, for `rt`, `configs/rt/*.config`.
+pub fn fragments(flavour: Flavour) -> Result<Vec<(PathBuf, String)>> {
     let dir = project_dir().join("configs");
-    let paths = files_with_extension(&dir, "config")?;
+    let mut paths = files_with_extension(&dir, "config")?;
+    if flavour == Flavour::Rt {
+        paths.extend(files_with_extension(&dir.join("rt"), "config")?);
+    }
     paths
         .into_iter()
         .map(|p| {
@@ -231,6 +262,17 @@ pub fn fragments() -> Result<Vec<(PathBuf, String)>> {
             Ok((p, text))
         })
         .collect()
+}
+
+/// Every option the fragments ask for, once: a later fragment overrides an earlier one, as
+/// `merge_config.sh` does.
+pub fn wanted(fragments: &[(PathBuf, String)]) -> Vec<(String, String)> {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for (name, value) in fragments.iter().flat_map(|(_, text)| requested(text)) {
+        wanted.retain(|(n, _)| *n != name);
+        wanted.push((name, value));
+    }
+    wanted
 }
 
 /// An option a fragment asks for: its name and wanted value (`n` for "is not set").
@@ -276,9 +318,11 @@ const BUILD_RECIPE: &str = "tinyconfig+fragments+olddefconfig; bzImage modules; 
 pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(format!("{BUILD_RECIPE}\n{}\n{}\n", source.version, source.id));
+    let configs = project_dir().join("configs");
     // Only the options count: a comment in a fragment does not change the kernel.
     for (path, text) in fragments {
-        hash.update(format!("{}\n", path.file_name().unwrap_or_default().to_string_lossy()));
+        let name = path.strip_prefix(&configs).unwrap_or(path);
+        hash.update(format!("{}\n", name.display()));
         for (name, value) in requested(text) {
             hash.update(format!("{name}={value}\n"));
         }
@@ -299,12 +343,15 @@ fn make(tools: &Toolchain, source: &Source, out: &Path, lock: &File) -> Command 
 const STAMP: &str = ".irqlock-build-complete";
 
 /// Builds the kernel if the cache has no complete build for this key.
-pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
-    let source = source(choice)?;
-    let fragments = fragments()?;
+pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
+    let source = source(&choice.source)?;
+    let fragments = fragments(choice.flavour)?;
     let key = cache_key(&source, &fragments, &tools.versions());
     let root = cache_dir().join("kernel");
-    let dir = root.join(format!("{}-{key}", source.version));
+    let dir = match choice.flavour {
+        Flavour::Default => root.join(format!("{}-{key}", source.version)),
+        Flavour::Rt => root.join(format!("{}-rt-{key}", source.version)),
+    };
     let done = |dir: &Path| Build { dir: dir.to_path_buf(), bzimage: dir.join("arch/x86/boot/bzImage") };
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
@@ -327,7 +374,12 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
 
-    eprintln!("kernel: building {} into {} (about 5-8 minutes on 2 cores)", source.version, dir.display());
+    eprintln!(
+        "kernel: building {} ({}) into {} (about 5-8 minutes on 2 cores)",
+        source.version,
+        choice.flavour.name(),
+        dir.display()
+    );
     let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
     let minute = Duration::from_secs(60);
     cmd::run_logged(
@@ -350,8 +402,7 @@ pub fn build(tools: &Toolchain, choice: &SourceChoice) -> Result<Build> {
 
     let config =
         fs::read_to_string(dir.join(".config")).context(|| "could not read the merged .config".into())?;
-    let wanted: Vec<(String, String)> = fragments.iter().flat_map(|(_, text)| requested(text)).collect();
-    let missing = missing_options(&wanted, &config);
+    let missing = missing_options(&wanted(&fragments), &config);
     if !missing.is_empty() {
         let mut message = format!(
             "the merged kernel config lacks options that configs/ asks for:\n  {}\n\

@@ -9,6 +9,7 @@ mod children;
 mod cmd;
 mod demo;
 mod error;
+mod flowchart;
 mod guest;
 mod harness;
 mod initramfs;
@@ -64,15 +65,19 @@ struct KernelArgs {
     /// A kernel 7.3.x tarball to extract and build instead.
     #[arg(long, value_name = "FILE")]
     kernel_tarball: Option<PathBuf>,
+    /// The kernel flavour: the debug kernel (PREEMPT), or the same with PREEMPT_RT.
+    #[arg(long = "kernel", value_enum, default_value_t = kernel::Flavour::Default)]
+    flavour: kernel::Flavour,
 }
 
 impl KernelArgs {
-    fn choice(&self) -> kernel::SourceChoice {
-        match (&self.kernel_src, &self.kernel_tarball) {
+    fn choice(&self) -> kernel::Choice {
+        let source = match (&self.kernel_src, &self.kernel_tarball) {
             (Some(dir), _) => kernel::SourceChoice::Dir(dir.clone()),
             (None, Some(file)) => kernel::SourceChoice::Tarball(file.clone()),
             (None, None) => kernel::SourceChoice::Debian,
-        }
+        };
+        kernel::Choice { source, flavour: self.flavour }
     }
 }
 
@@ -84,8 +89,18 @@ enum Commands {
         #[arg(long)]
         check: bool,
     },
-    /// The lesson: boot spinlock_irqsave and mutex, and explain the kernel's report line by line.
-    Demo(KernelArgs),
+    /// The lesson: boot spinlock_irqsave, mutex and two_cpus_spinlock_irqsave, and explain the
+    /// kernel's report line by line.
+    Demo {
+        /// Also draw the lesson as a flowchart for slides, from these boots, to this SVG file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// The same flowchart in a self-contained HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        #[command(flatten)]
+        kernel: KernelArgs,
+    },
     /// Boot the lab VM to an interactive shell with /irqlock.ko at hand; `exit` powers off.
     Shell {
         /// Add QEMU's edu PCI device, for source=edu.
@@ -194,7 +209,7 @@ fn run(cli: Cli) -> Result<i32> {
         Commands::Setup { check } => {
             setup::setup(check)?;
         }
-        Commands::Demo(args) => return demo::demo(&args.choice()),
+        Commands::Demo { svg, html, kernel } => return demo::demo(&kernel.choice(), svg, html),
         Commands::Shell { edu, cmdline, kernel } => {
             return run::shell(&kernel.choice(), edu, cmdline);
         }

@@ -7,7 +7,7 @@ use crate::cmd;
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::guest::{Finish, Step};
 use crate::harness::{prepare, read_harness_log, Prepared};
-use crate::kernel::SourceChoice;
+use crate::kernel::Choice;
 use crate::qemu::End;
 use crate::qemu::Vm;
 use crate::scenario::Outcome;
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// Options of `cargo xtask run`.
 pub struct RunOptions {
-    pub source: SourceChoice,
+    pub source: Choice,
     pub params: Vec<String>,
     pub rmmod: bool,
     pub timeout: Duration,
@@ -99,7 +99,7 @@ pub fn lab_vm(
 }
 
 /// `cargo xtask shell`: the lab VM with a shell on the console. Leaving the shell powers off.
-pub fn shell(source: &SourceChoice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
+pub fn shell(source: &Choice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
     let prepared = prepare(source, "shell")?;
     let dir = prepared.out.clone();
     let devices = if edu { vec!["edu".to_string()] } else { Vec::new() };

@@ -5,7 +5,7 @@
 
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE};
 use crate::harness::{boot_scenario, prepare, Prepared};
-use crate::kernel::SourceChoice;
+use crate::kernel::Choice;
 use crate::labs;
 use crate::paths::project_dir;
 use crate::results::{self, Kind, Status, TestResult};
@@ -68,7 +68,7 @@ fn check_block(block: &labs::Block, scenarios: &[TestResult]) -> TestResult {
 
 /// Options of `cargo xtask test`.
 pub struct TestOptions {
-    pub source: SourceChoice,
+    pub source: Choice,
     pub filter: Option<String>,
     pub jobs: usize,
     /// Run the whole matrix this many times and count the verdicts.
