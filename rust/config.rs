@@ -267,6 +267,6 @@ impl kernel::fmt::Display for Config {
         if self.defer_us != 0 {
             write!(f, " defer_us={}", self.defer_us)?;
         }
-        Ok(())
+        write!(f, " preempt={}", crate::context::preempt_model())
     }
 }

@@ -14,6 +14,21 @@ extern "C" {
     fn irqlock_cpu() -> c_uint;
     fn irqlock_preempt_disable();
     fn irqlock_preempt_enable();
+    fn irqlock_preempt_model() -> *const c_char;
+}
+
+/// Whether the kernel is PREEMPT_RT, where interrupt handlers and timers that are not `HARD` run
+/// in threads.
+pub(crate) fn preempt_rt() -> bool {
+    preempt_model() == "PREEMPT_RT"
+}
+
+/// The kernel's preemption model, such as `PREEMPT` or `PREEMPT_RT`.
+pub(crate) fn preempt_model() -> &'static str {
+    // SAFETY: `irqlock_preempt_model` returns a pointer to a static, NUL-terminated string
+    // literal, which lives as long as the module.
+    let model = unsafe { CStr::from_char_ptr(irqlock_preempt_model()) };
+    model.to_str().unwrap_or("unknown")
 }
 
 /// Preemption off, and so migration too, until dropped: the task keeps its CPU and nothing

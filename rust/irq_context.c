@@ -9,7 +9,9 @@
 
 #include <linux/cpumask.h>
 #include <linux/irqflags.h>
+#include <linux/kconfig.h>
 #include <linux/preempt.h>
+#include <linux/sched.h>
 #include <linux/smp.h>
 
 int irqlock_in_hardirq(void);
@@ -20,6 +22,7 @@ unsigned int irqlock_cpu(void);
 void irqlock_preempt_disable(void);
 void irqlock_preempt_enable(void);
 int irqlock_other_cpu(void);
+const char *irqlock_preempt_model(void);
 
 int irqlock_in_hardirq(void)
 {
@@ -62,4 +65,16 @@ int irqlock_other_cpu(void)
 	unsigned int cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
 
 	return cpu < nr_cpu_ids ? (int)cpu : -1;
+}
+
+/* The preemption model this module was built for, as the kernel's config names it. */
+const char *irqlock_preempt_model(void)
+{
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		return "PREEMPT_RT";
+	if (IS_ENABLED(CONFIG_PREEMPT))
+		return "PREEMPT";
+	if (IS_ENABLED(CONFIG_PREEMPT_VOLUNTARY))
+		return "PREEMPT_VOLUNTARY";
+	return "PREEMPT_NONE";
 }

@@ -149,10 +149,15 @@ impl IrqLock {
         let lesson = Lesson::new(config)?;
         lesson.process_increment();
         let tickers = Tickers::<M>::new(&lesson)?;
+        // On PREEMPT_RT a timer that is not `HARD` expires in the `ktimers` thread of its CPU,
+        // which must be able to run there: process context then never disables preemption.
+        let threaded = context::preempt_rt() && config.source != Source::HrtimerHard;
+        let no_preempt = || (!threaded).then(NoPreempt::new);
         let busy = config.handler == HandlerMode::Hard
             && config.lock != LockMode::MutexContended
             && config.count != 0
-            && u64::from(config.count) * u64::from(config.period_us) <= BUSY_WAIT_MAX_US;
+            && u64::from(config.count) * u64::from(config.period_us) <= BUSY_WAIT_MAX_US
+            && !threaded;
 
         let timers = match config.lock {
             // Process context holds the mutex, busy, while the timer pinned to this CPU fires:
@@ -161,7 +166,7 @@ impl IrqLock {
             // release the mutex): the interrupt always lands on the owner.
             LockMode::MutexContended => {
                 let guard = lesson.shared().mutex().lock();
-                let no_preempt = NoPreempt::new();
+                let no_preempt = no_preempt();
                 pr_info!("process: holding irqlock_mutex while the timer fires on this CPU\n");
                 let timers = tickers.start()?;
                 busy_wait(CONTENDED_HOLD, || false);
@@ -173,7 +178,7 @@ impl IrqLock {
             // those finds it held, and its trylock fails.
             LockMode::MutexTrylock => {
                 let guard = lesson.shared().mutex().lock();
-                let no_preempt = NoPreempt::new();
+                let no_preempt = no_preempt();
                 let half = config.count / 2;
                 pr_info!(
                     "process: holding irqlock_mutex on cpu={} for the first {} interrupts\n",

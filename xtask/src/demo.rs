@@ -8,7 +8,7 @@ use crate::error::Context;
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use crate::flowchart;
 use crate::harness::{self, Prepared};
-use crate::kernel::Choice;
+use crate::kernel::{Choice, Flavour};
 use crate::paths::project_dir;
 use crate::scenario;
 use crate::symbols;
@@ -178,8 +178,12 @@ fn boot(prepared: &Prepared, name: &str) -> Result<Boot> {
 /// The correct way, the bug, and the correct way under contention from a second CPU.
 const DEMO_SCENARIOS: [&str; 3] = ["spinlock_irqsave", "mutex", "two_cpus_spinlock_irqsave"];
 
-/// `cargo xtask demo`, and the flowchart of its boots when `svg` or `html` names a file.
+/// `cargo xtask demo`, and the flowchart of its boots when `svg` or `html` names a file;
+/// with `--kernel rt`, the default kernel and PREEMPT_RT side by side.
 pub fn demo(source: &Choice, svg: Option<PathBuf>, html: Option<PathBuf>) -> Result<i32> {
+    if source.flavour == Flavour::Rt {
+        return demo_rt(source);
+    }
     let prepared = harness::prepare(source, "demo")?;
     if crate::cmd::dry_run() {
         for name in DEMO_SCENARIOS {
@@ -203,6 +207,105 @@ pub fn demo(source: &Choice, svg: Option<PathBuf>, html: Option<PathBuf>) -> Res
     let boots = [&good, &bad, &contended];
     if !boots.iter().all(|b| b.verdict.passed()) {
         let failures: Vec<String> = boots.iter().flat_map(|b| b.verdict.failures.iter()).cloned().collect();
+        return Err(Error {
+            message: format!("the boots did not go as the lesson says:\n{}", failures.join("\n")),
+            exit_code: EXIT_FAIL,
+        });
+    }
+    Ok(EXIT_PASS)
+}
+
+/// The scenarios whose lesson PREEMPT_RT changes, for `demo --kernel rt`.
+const RT_SCENARIOS: [(&str, &str); 4] = [
+    ("mutex", "a mutex in the timer's callback"),
+    ("spinlock", "a plain spinlock shared with the callback"),
+    ("mutex_trylock", "mutex_trylock() while process context holds the mutex"),
+    ("hrtimer_hard_spinlock_irqsave", "SpinLockIrq in a HARD timer's callback"),
+];
+
+/// The lines of a boot that show what changed: the handler's context, the interrupted task or
+/// thread, the atomic-context evidence, and the result.
+fn evidence(console: &str) -> Vec<(&'static str, String)> {
+    let find = |needle: &str| {
+        console.lines().map(triage::strip_prefix).find(|l| l.contains(needle)).map(|l| l.trim().to_string())
+    };
+    let field = |line: Option<String>, from: &str| {
+        line.and_then(|l| l.split_once(from).map(|(_, rest)| rest.to_string())).unwrap_or_else(|| "-".into())
+    };
+    // `split_once("")` keeps the whole line.
+    vec![
+        ("handler", field(find("irqlock: handler: "), "handler: ")),
+        ("might_sleep() found", field(find("in_atomic(): "), "")),
+        ("RCU nest depth", field(find("RCU nest depth: "), "RCU nest depth: ")),
+        ("result", field(find("irqlock: done: "), "done: ")),
+    ]
+}
+
+/// `cargo xtask demo --kernel rt`: the same scenarios on the default kernel and on PREEMPT_RT.
+fn demo_rt(source: &Choice) -> Result<i32> {
+    let default = Choice { flavour: Flavour::Default, ..source.clone() };
+    let (plain, rt) = (harness::prepare(&default, "demo")?, harness::prepare(source, "demo-rt")?);
+    let mut scenarios = Vec::new();
+    for (name, what) in RT_SCENARIOS {
+        let scenario = scenario::load(name)?;
+        let on_rt = scenario.for_kernel(Flavour::Rt).ok_or_else(|| {
+            Error::unavailable(format!("scenario {name} says nothing of PREEMPT_RT (no [expect_rt])"))
+        })?;
+        scenarios.push((scenario, on_rt, what));
+    }
+    if crate::cmd::dry_run() {
+        for (scenario, on_rt, _) in &scenarios {
+            harness::show_boot(&plain, scenario, &plain.out)?;
+            harness::show_boot(&rt, on_rt, &rt.out)?;
+        }
+        return Ok(EXIT_PASS);
+    }
+    let style = Style::detect();
+    let mut out = style.heading(
+        "irqlock on PREEMPT_RT: the same module and scenarios, two kernels
+",
+    );
+    out += "On PREEMPT_RT, timer callbacks that are not HARD run in the ktimers thread, interrupt
+            handlers in irq/NN threads, and spinlock_t sleeps. Lab 9 (docs/labs/09-preempt-rt.md)
+            explains each line.
+";
+    let mut failures = Vec::new();
+    for (scenario, on_rt, what) in &scenarios {
+        eprintln!("demo: booting {} on both kernels", scenario.name);
+        let (left, right) = std::thread::scope(|scope| {
+            let left = scope.spawn(|| harness::boot_scenario(&plain, scenario, &plain.out));
+            let right = scope.spawn(|| harness::boot_scenario(&rt, on_rt, &rt.out));
+            (left.join().expect("boot thread"), right.join().expect("boot thread"))
+        });
+        let ((left, left_console, _), (right, right_console, _)) = (left?, right?);
+        out += &format!("\n{}\n", style.heading(&format!("{} ({what})", scenario.name)));
+        let titles = |v: &verdict::Verdict| {
+            if v.reports.is_empty() {
+                "none".to_string()
+            } else {
+                v.reports.iter().map(|r| r.title.as_str()).collect::<Vec<_>>().join("; ")
+            }
+        };
+        let rows = evidence(&left_console).into_iter().zip(evidence(&right_console));
+        for ((label, plain_value), (_, rt_value)) in rows {
+            out += &format!(
+                "  {label}\n    {}  {plain_value}\n    {}  {rt_value}\n",
+                style.good("default"),
+                style.bad("rt     ")
+            );
+        }
+        out += &format!(
+            "  reports\n    {}  {}\n    {}  {}\n",
+            style.good("default"),
+            titles(&left),
+            style.bad("rt     "),
+            titles(&right)
+        );
+        failures.extend(left.failures.iter().map(|f| format!("{} (default): {f}", scenario.name)));
+        failures.extend(right.failures.iter().map(|f| format!("{} (rt): {f}", scenario.name)));
+    }
+    print!("{out}");
+    if !failures.is_empty() {
         return Err(Error {
             message: format!("the boots did not go as the lesson says:\n{}", failures.join("\n")),
             exit_code: EXIT_FAIL,

@@ -117,24 +117,39 @@ pub const FLUSHED: &str = "irqlock-harness: console flushed";
 pub const READY: &str = "irqlock-harness: ready";
 /// The line that ends the steps the harness sends to a resumed guest.
 pub const GO: &str = "irqlock-harness: go";
+/// The line after which the steps begin; a guest ignores what comes before it.
+pub const SYNC: &str = "irqlock-harness: steps follow";
+/// How a guest says what it received: this, then the SHA-256 of the steps, in hexadecimal.
+pub const STEPS_SUM: &str = "irqlock-harness: steps sha256 ";
 
 /// The init script of a guest that is booted once and kept as a snapshot: once the boot has
 /// settled (the TSC clocksource is in use, 5 s at most, and the console has caught up), it
-/// says it is ready, then waits on ttyS1 for the steps (the lines up to [`GO`]) and runs them.
+/// opens ttyS1 for good (a tty closed and opened again drops what came in between), and
+/// says it is ready, then waits on ttyS1 for the steps (the lines from [`SYNC`] to [`GO`]),
+/// says what it received ([`STEPS_SUM`]), and runs them once the harness answers that they
+/// arrived whole.
 /// Every scenario resumes the same waiting guest, in which nothing of the module ever ran.
 pub fn waiting_init_script() -> String {
     format!(
         "{PRELUDE}\
          stty -F {HARNESS_TTY} raw -echo\n\
+         exec 4<> {HARNESS_TTY}\n\
          i=0\n\
          while [ \"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\" != tsc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
          sleep 0.2\n\
-         echo '{READY}' > {HARNESS_TTY}\n\
-         : > /tmp/steps\n\
-         while IFS= read -r line; do\n\
-         \x20 [ \"$line\" = '{GO}' ] && break\n\
-         \x20 printf '%s\\n' \"$line\" >> /tmp/steps\n\
-         done < {HARNESS_TTY}\n\
+         echo '{READY}' >&4\n\
+         while :; do\n\
+         \x20 : > /tmp/steps; started=\n\
+         \x20 while IFS= read -r line <&4; do\n\
+         \x20   [ \"$line\" = '{GO}' ] && break\n\
+         \x20   if [ \"$line\" = '{SYNC}' ]; then started=1; : > /tmp/steps; continue; fi\n\
+         \x20   [ -n \"$started\" ] && printf '%s\\n' \"$line\" >> /tmp/steps\n\
+         \x20 done\n\
+         \x20 sum=$(sha256sum < /tmp/steps)\n\
+         \x20 echo \"{STEPS_SUM}${{sum%% *}}\" >&4\n\
+         \x20 IFS= read -r answer <&4\n\
+         \x20 [ \"$answer\" = AGAIN ] || break\n\
+         done\n\
          . /tmp/steps\n"
     )
 }

@@ -6,7 +6,7 @@
 use crate::accel::{self, Accel};
 use crate::cmd;
 use crate::error::{Context, Result};
-use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, FLUSHED, GO};
+use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, FLUSHED};
 use crate::initramfs;
 use crate::kernel::{self, Choice};
 use crate::module;
@@ -87,7 +87,7 @@ impl Prepared {
             vm.resume = Some(Resume {
                 snapshot: snapshot.file,
                 initrd: snapshot.initrd,
-                send: format!("{}{}{GO}\n", resume_prelude(devices), steps_script(steps, finish)),
+                send: format!("{}{}", resume_prelude(devices), steps_script(steps, finish)),
             });
         }
         Ok(vm)

@@ -15,6 +15,7 @@
 //! white space count as one, and `...` stands for any text (a CPU number, an address).
 
 use crate::error::{Context, Result};
+use crate::kernel::Flavour;
 use crate::paths::files_with_extension;
 use crate::verdict;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub struct Block {
     /// 1-based line of the opening fence.
     pub line: usize,
     pub scenario: String,
+    /// The kernel its boot runs on: `kernel=rt` after the scenario's name, else the default.
+    pub kernel: Flavour,
     pub lines: Vec<String>,
 }
 
@@ -65,10 +68,12 @@ pub fn blocks(file: &Path, text: &str) -> Vec<Block> {
         if let Some(info) = trimmed.strip_prefix("```") {
             match info.split_whitespace().find_map(|w| w.strip_prefix("scenario=")) {
                 Some(name) => {
+                    let rt = info.split_whitespace().any(|w| w == "kernel=rt");
                     open = Some(Block {
                         file: file.to_path_buf(),
                         line: i + 1,
                         scenario: name.to_string(),
+                        kernel: if rt { Flavour::Rt } else { Flavour::Default },
                         lines: Vec::new(),
                     })
                 }
@@ -77,6 +82,15 @@ pub fn blocks(file: &Path, text: &str) -> Vec<Block> {
         }
     }
     found
+}
+
+/// The captured boot of `scenario` on `kernel`: `tests/fixtures/NAME.log`, or under
+/// `tests/fixtures/rt/` for the PREEMPT_RT kernel.
+#[cfg(test)]
+pub fn fixture_path(kernel: Flavour, scenario: &str) -> PathBuf {
+    let dir = crate::paths::project_dir().join("tests/fixtures");
+    let dir = if kernel == Flavour::Rt { dir.join("rt") } else { dir };
+    dir.join(format!("{scenario}.log"))
 }
 
 /// Every checked block under `dir`, files in name order.
@@ -99,6 +113,14 @@ mod tests {
     use crate::paths::project_dir;
 
     #[test]
+    fn a_block_names_its_kernel() {
+        let text =
+            "```console scenario=mutex kernel=rt\nBUG: x\n```\n```console scenario=mutex\nBUG: y\n```\n";
+        let found = blocks(Path::new("lab.md"), text);
+        assert_eq!(found.iter().map(|b| b.kernel).collect::<Vec<_>>(), [Flavour::Rt, Flavour::Default]);
+    }
+
+    #[test]
     fn finds_only_blocks_that_name_a_scenario() {
         let text = "# Lab\n```sh\ninsmod irqlock.ko\n```\n\n```console scenario=mutex\n[ 1.0] BUG: x\n\nin_atomic(): 1\n```\n```text\nnot checked\n```\n";
         let found = blocks(Path::new("lab.md"), text);
@@ -108,6 +130,7 @@ mod tests {
                 file: "lab.md".into(),
                 line: 6,
                 scenario: "mutex".into(),
+                kernel: Flavour::Default,
                 lines: vec!["[ 1.0] BUG: x".into(), "in_atomic(): 1".into()]
             }]
         );
@@ -123,7 +146,7 @@ mod tests {
         let all = load(&root.join("docs/labs")).unwrap();
         assert!(!all.is_empty(), "docs/labs has no checked blocks");
         for block in all {
-            let fixture = root.join("tests/fixtures").join(format!("{}.log", block.scenario));
+            let fixture = fixture_path(block.kernel, &block.scenario);
             let console = std::fs::read_to_string(&fixture)
                 .unwrap_or_else(|_| panic!("{}: no scenario {}", block.name(&root), block.scenario));
             let missing = block.check(&console);

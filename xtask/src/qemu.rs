@@ -6,7 +6,10 @@ use crate::accel::Accel;
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
+use crate::guest;
 pub use crate::guest::End;
+use crate::paths::hex;
+use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -53,7 +56,7 @@ pub struct Resume {
     /// The initramfs the saved guest was booted with (the VM's own `initrd` boots the steps
     /// from scratch, as `qemu.sh` does by hand).
     pub initrd: PathBuf,
-    /// Written to the guest's ttyS1 once it runs.
+    /// The steps, written to the guest's ttyS1 once it runs (see `send_steps`).
     pub send: String,
 }
 
@@ -371,6 +374,48 @@ impl Monitor {
     }
 }
 
+/// Sends `steps` to a resumed guest, which answers with their SHA-256 as it received them:
+/// the first bytes to a freshly resumed guest can be lost (seen on PREEMPT_RT, whose serial
+/// port is served by a thread), so each copy follows [`guest::SYNC`] lines, and a copy that
+/// arrived damaged is sent again.
+fn send_steps(channel: &mut UnixStream, steps: &str) -> Result<()> {
+    let want = hex(&Sha256::digest(steps.as_bytes()));
+    let payload = format!("{sync}\n{sync}\n{sync}\n{steps}{go}\n", sync = guest::SYNC, go = guest::GO);
+    channel.set_read_timeout(Some(Duration::from_secs(30))).context(|| "the guest's channel".into())?;
+    for attempt in 1..=3 {
+        channel.write_all(payload.as_bytes()).context(|| "sending the steps to the guest".into())?;
+        let line = read_line(channel).context(|| "waiting for the guest to receive its steps".into())?;
+        let got = line.trim().strip_prefix(guest::STEPS_SUM).unwrap_or("").to_string();
+        if got == want {
+            channel.write_all(b"OK\n").context(|| "answering the guest".into())?;
+            channel.set_read_timeout(None).context(|| "the guest's channel".into())?;
+            return Ok(());
+        }
+        eprintln!("qemu: the guest received its steps damaged (attempt {attempt}); sending them again");
+        channel.write_all(b"AGAIN\n").context(|| "answering the guest".into())?;
+    }
+    Err(Error::unavailable(
+        "the resumed guest received its steps damaged 3 times; `--no-snapshot` boots with the steps \
+         in the initramfs instead",
+    ))
+}
+
+/// One line from `channel`, read a byte at a time so that nothing after it is consumed.
+fn read_line(channel: &mut UnixStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while byte[0] != b'\n' {
+        if channel.read(&mut byte)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the guest closed its channel",
+            ));
+        }
+        line.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
 /// Lets a resumed guest run: waits for the snapshot to be loaded, `cont`, sends the steps on
 /// ttyS1, and copies what comes back on it to the harness log, in a thread that ends with QEMU.
 /// Returns that thread and the monitor.
@@ -379,7 +424,7 @@ fn start_resumed(resume: &Resume, log: &Path) -> Result<(std::thread::JoinHandle
     let mut monitor = Monitor::connect(&socket_path(log, "mon"))?;
     monitor.wait_status("paused", Duration::from_secs(30))?;
     monitor.run("cont")?;
-    channel.write_all(resume.send.as_bytes()).context(|| "sending the steps to the guest".into())?;
+    send_steps(&mut channel, &resume.send)?;
     let mut file = File::create(log).context(|| format!("could not create {}", log.display()))?;
     let copier = std::thread::spawn(move || {
         let _ = std::io::copy(&mut channel, &mut file);

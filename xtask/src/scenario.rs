@@ -7,6 +7,7 @@
 
 use crate::error::{Context, Error, Result};
 use crate::guest::Step;
+use crate::kernel::Flavour;
 use crate::paths::files_with_extension;
 use crate::vocab;
 use serde::Deserialize;
@@ -121,7 +122,11 @@ pub struct Scenario {
     /// Seconds after which the harness stops the VM and calls it a hang.
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
+    /// What the default kernel must show.
     pub expect: Expect,
+    /// What the PREEMPT_RT kernel (`--kernel rt`) must show; a scenario without it does not
+    /// run there.
+    pub expect_rt: Option<Expect>,
 }
 
 impl Scenario {
@@ -148,20 +153,20 @@ impl Scenario {
                 "scenario {name}: source = \"edu\" needs devices = [\"edu\"] (QEMU's edu device)"
             )));
         }
-        let expect = &scenario.expect;
-        let reasons = expect.alternative.iter().map(|a| &a.reason);
-        let reasons = reasons.chain(expect.tolerated.iter().chain(&expect.repeats).map(|t| &t.reason));
-        if reasons.clone().any(|r| r.trim().is_empty()) {
-            return Err(Error::unavailable(format!(
-                "scenario {name}: every alternative, tolerated and repeated report needs its reason"
-            )));
-        }
-        if scenario.expect.outcome == Outcome::Clean && !scenario.expect.reports.is_empty() {
-            return Err(Error::unavailable(format!(
-                "scenario {name}: a clean outcome cannot expect reports"
-            )));
+        check_expect(name, &scenario.expect)?;
+        if let Some(rt) = &scenario.expect_rt {
+            check_expect(&format!("{name} (expect_rt)"), rt)?;
         }
         Ok(scenario)
+    }
+
+    /// The scenario as `flavour` runs it, with that kernel's expectation; `None` when it does
+    /// not run there.
+    pub fn for_kernel(&self, flavour: Flavour) -> Option<Scenario> {
+        match flavour {
+            Flavour::Default => Some(self.clone()),
+            Flavour::Rt => Some(Scenario { expect: self.expect_rt.clone()?, ..self.clone() }),
+        }
     }
 
     /// The insmod parameters, the named ones first.
@@ -195,6 +200,20 @@ pub fn load(name: &str) -> Result<Scenario> {
     let path = crate::paths::project_dir().join("tests/scenarios").join(format!("{name}.toml"));
     let text = std::fs::read_to_string(&path).context(|| format!("could not read {}", path.display()))?;
     Scenario::parse(name, &text)
+}
+
+fn check_expect(name: &str, expect: &Expect) -> Result<()> {
+    let reasons = expect.alternative.iter().map(|a| &a.reason);
+    let reasons = reasons.chain(expect.tolerated.iter().chain(&expect.repeats).map(|t| &t.reason));
+    if reasons.clone().any(|r| r.trim().is_empty()) {
+        return Err(Error::unavailable(format!(
+            "scenario {name}: every alternative, tolerated and repeated report needs its reason"
+        )));
+    }
+    if expect.outcome == Outcome::Clean && !expect.reports.is_empty() {
+        return Err(Error::unavailable(format!("scenario {name}: a clean outcome cannot expect reports")));
+    }
+    Ok(())
 }
 
 /// Every scenario under `dir`, in name order.

@@ -133,17 +133,24 @@ pub fn run_matrix(
 /// returns the exit status: 0 all passed, 1 a test failed (or, repeated, did not give the same
 /// verdict every time), 69 a scenario could not be run.
 pub fn test(options: &TestOptions) -> Result<i32> {
-    let mut scenarios = scenario::load_all(&project_dir().join("tests/scenarios"))?;
+    let flavour = options.source.flavour;
+    // Each scenario as this kernel runs it; those without an expectation for it stay out.
+    let mut scenarios: Vec<Scenario> = scenario::load_all(&project_dir().join("tests/scenarios"))?
+        .iter()
+        .filter_map(|s| s.for_kernel(flavour))
+        .collect();
     if let Some(filter) = &options.filter {
         scenarios.retain(|s| s.name.contains(filter.as_str()));
         if scenarios.is_empty() {
             return Err(Error::unavailable(format!(
-                "no scenario under tests/scenarios/ matches --filter {filter}"
+                "no scenario under tests/scenarios/ for the {} kernel matches --filter {filter}",
+                flavour.name()
             )));
         }
     }
     let blocks: Vec<labs::Block> = labs::load(&project_dir().join("docs/labs"))?
         .into_iter()
+        .filter(|b| b.kernel == flavour)
         .filter(|b| options.filter.is_none() || scenarios.iter().any(|s| s.name == b.scenario))
         .collect();
     let prepared = prepare(&options.source, "test")?;

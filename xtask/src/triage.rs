@@ -337,6 +337,22 @@ pub fn demangle_line(line: &str) -> String {
     out
 }
 
+/// The locks' own functions, which a warning's header may name when the caller is at fault.
+fn is_lock_code(function: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "mutex_",
+        "_mutex_",
+        "__mutex_",
+        "rt_mutex",
+        "rt_spin",
+        "rtlock_",
+        "spin_",
+        "_raw_spin",
+        "__raw_spin",
+    ];
+    PREFIXES.iter().any(|p| function.starts_with(p))
+}
+
 /// Frames that belong to the machinery that detects or reports the bug, or takes the lock,
 /// rather than to the code at fault.
 fn is_machinery(function: &str) -> bool {
@@ -380,6 +396,12 @@ fn is_machinery(function: &str) -> bool {
         "_raw_read",
         "_raw_write",
         "rt_mutex",
+        "_mutex_",
+        // PREEMPT_RT's sleeping spinlocks and their slow path.
+        "rt_spin",
+        "rtlock_",
+        "rt_read",
+        "rt_write",
         "rwsem",
         "down_",
         "__down",
@@ -540,7 +562,10 @@ fn ends_here(st: &Start, lines: &[&str]) -> bool {
 fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     let st = open.start;
     let body: Vec<&str> = open.members.iter().map(|&j| lines[j]).collect();
-    let guilty_function = st.named_function.clone().or_else(|| guilty(&body));
+    // A function the header names counts unless it is a lock's own code (a WARN_ON in
+    // `_mutex_trylock_nest_lock`, for one): then the call trace names the code at fault.
+    let named = st.named_function.clone().filter(|f| !is_lock_code(f));
+    let guilty_function = named.or_else(|| guilty(&body)).or_else(|| st.named_function.clone());
     // Without a guilty function (no call trace, as when the stuck CPU was idle), the title
     // names only the report.
     let title = match &guilty_function {

@@ -397,6 +397,7 @@ mod tests {
 mod fixtures {
     use super::tests::judge_log;
     use super::*;
+    use crate::kernel::Flavour;
     use crate::paths::project_dir;
     use crate::scenario::load_all;
 
@@ -427,6 +428,27 @@ mod fixtures {
             let log = fixture(&scenario.name);
             let verdict = judge_log(&scenario, &log, End::Exited(Some(0)));
             assert!(verdict.passed(), "{}: {:?}", scenario.name, verdict.failures);
+        }
+    }
+
+    /// The scenarios that run on the PREEMPT_RT kernel, each on its own boot there
+    /// (`tests/fixtures/rt/`).
+    #[test]
+    fn each_rt_scenario_passes_on_its_own_rt_boot() {
+        let rt: Vec<Scenario> = scenarios().iter().filter_map(|s| s.for_kernel(Flavour::Rt)).collect();
+        for scenario in &rt {
+            let path = crate::labs::fixture_path(Flavour::Rt, &scenario.name);
+            let log = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}; run `cargo xtask test --kernel rt --filter {}`, then \
+                     `scripts/capture-fixture --kernel rt {}`",
+                    path.display(),
+                    scenario.name,
+                    scenario.name
+                )
+            });
+            let verdict = judge_log(scenario, &log, End::Exited(Some(0)));
+            assert!(verdict.passed(), "{} (rt): {:?}", scenario.name, verdict.failures);
         }
     }
 
