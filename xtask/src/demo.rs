@@ -265,10 +265,9 @@ fn demo_rt(source: &Choice) -> Result<i32> {
         "irqlock on PREEMPT_RT: the same module and scenarios, two kernels
 ",
     );
-    out += "On PREEMPT_RT, timer callbacks that are not HARD run in the ktimers thread, interrupt
-            handlers in irq/NN threads, and spinlock_t sleeps. Lab 9 (docs/labs/09-preempt-rt.md)
-            explains each line.
-";
+    out += "On PREEMPT_RT, timer callbacks that are not HARD run in the ktimers thread, interrupt\n\
+            handlers in irq/NN threads, and spinlock_t sleeps. Lab 9 (docs/labs/09-preempt-rt.md)\n\
+            explains each line.\n";
     let mut failures = Vec::new();
     for (scenario, on_rt, what) in &scenarios {
         eprintln!("demo: booting {} on both kernels", scenario.name);
@@ -287,7 +286,7 @@ fn demo_rt(source: &Choice) -> Result<i32> {
             }
         };
         let rows = evidence(&left_console).into_iter().zip(evidence(&right_console));
-        for ((label, plain_value), (_, rt_value)) in rows {
+        for ((label, plain_value), (_, rt_value)) in rows.filter(|((_, a), (_, b))| a != "-" || b != "-") {
             out += &format!(
                 "  {label}\n    {}  {plain_value}\n    {}  {rt_value}\n",
                 style.good("default"),
