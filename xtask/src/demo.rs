@@ -377,6 +377,11 @@ fn render(style: &Style, good: &Boot, bad: &Boot, contended: &Boot, ko: &Path) -
         out += &format!("  {}  {}\n", names[0], left[i]);
         out += &format!("  {}  {}\n", names[1], right[i]);
     }
+    out += &style.note(
+        "Both handlers run in hard-IRQ context (in_hardirq=1, interrupts off), on top of the task\n\
+         they interrupted, where nothing may sleep. They differ only in the lock they take: the\n\
+         spinlock never sleeps; mutex_lock() may, and the kernel says so below.\n",
+    );
 
     out += &format!("\n{}\n", style.heading("Two CPUs, one spinlock: the handler that finds it held spins"));
     out += "Each CPU's timer handler holds the lock until the other CPU's handler wants it\n\
