@@ -83,38 +83,214 @@ struct Start {
     ends_with_marker: bool,
 }
 
-/// Lockdep's headers: the bracketed line under a row of `=`, and the syzkaller-style title.
-const LOCKDEP: &[(&str, &str)] = &[
-    ("WARNING: possible circular locking dependency detected", "possible deadlock in {}"),
-    ("WARNING: possible recursive locking detected", "possible deadlock in {}"),
-    ("WARNING: possible irq lock inversion dependency detected", "possible deadlock in {}"),
-    ("WARNING: inconsistent lock state", "inconsistent lock state in {}"),
-    ("[ BUG: Invalid wait context ]", "WARNING: locking bug in {}"),
-    ("WARNING: bad unlock balance detected!", "WARNING: bad unlock balance in {}"),
-    ("WARNING: held lock freed!", "WARNING: held lock freed in {}"),
-    ("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {}"),
-    (
+/// What a header line gives besides its family, for the title and the guilty function.
+#[derive(Clone, Copy)]
+enum Header {
+    /// Nothing: the title is fixed.
+    Plain,
+    /// `... at file.c:123`: where the check fired.
+    AtLocation,
+    /// `file.c:123 ...` right after the prefix (`kernel BUG at`).
+    Location,
+    /// `WHAT in func+0x1/0x2`: the kind of bad access, and the function the tool names.
+    WhatInFunction,
+    /// `WHAT in f+0x1/0x2 / g+0x3/0x4`: a data race names both sides.
+    WhatInPair,
+    /// `WHAT in file.c:123`: UBSAN's check and where it fired.
+    WhatAtLocation,
+    /// `BUG: using X in preemptible ...`: the title keeps `BUG: using X`.
+    BeforePreemptible,
+    /// 7.3: `file.c:12 at func+0x1/0x2 [mod], CPU#0: task/1`, or `at func+0x1/0x2, CPU#0: ...`.
+    Warning,
+    /// Before 6.19: `0 PID: 1 at kernel/foo.c:12 func+0x1/0x2 [mod]`.
+    WarningBefore619,
+    /// The rest of the line is the title's `WHAT` (a panic's message).
+    Message,
+    /// Any other `BUG: WHAT`: the title keeps WHAT, without a CPU, task or address.
+    What,
+}
+
+/// One family of kernel reports: how its first line looks, and what it is called.
+struct Family {
+    /// Only directly under a row of `=` (lockdep, RCU): its header is the line after it.
+    under_rule: bool,
+    /// The line starts with this (after the timestamp)...
+    prefix: &'static str,
+    /// ... and contains all of these.
+    contains: &'static [&'static str],
+    kind: Kind,
+    /// syzkaller's title: `{what}` is what the header says, `{}` the guilty function.
+    title: &'static str,
+    header: Header,
+    /// The report ends with `---[ end ... ]---` (or the row of `=` that opened it) rather
+    /// than after its call trace.
+    marker: bool,
+}
+
+/// A row of [`FAMILIES`] with the usual defaults.
+const fn family(prefix: &'static str, kind: Kind, title: &'static str, header: Header) -> Family {
+    Family { under_rule: false, prefix, contains: &[], kind, title, header, marker: false }
+}
+
+/// A lockdep report: its header stands under a row of `=`.
+const fn lockdep(prefix: &'static str, title: &'static str) -> Family {
+    Family { under_rule: true, ..family(prefix, Kind::Lockdep, title, Header::Plain) }
+}
+
+/// Every family the parser knows, one row each; the first that matches a line wins, so the
+/// catch-all `BUG:` comes last.
+const FAMILIES: &[Family] = &[
+    family(
+        "BUG: sleeping function called from invalid context",
+        Kind::AtomicSleep,
+        "BUG: sleeping function called from invalid context in {}",
+        Header::AtLocation,
+    ),
+    family(
+        "BUG: scheduling while atomic",
+        Kind::AtomicSleep,
+        "BUG: scheduling while atomic in {}",
+        Header::Plain,
+    ),
+    family(
+        "BUG: using smp_processor_id() in preemptible",
+        Kind::AtomicSleep,
+        "{what} in preemptible code in {}",
+        Header::BeforePreemptible,
+    ),
+    family(
+        "BUG: using __this_cpu_",
+        Kind::AtomicSleep,
+        "{what} in preemptible code in {}",
+        Header::BeforePreemptible,
+    ),
+    lockdep("WARNING: possible circular locking dependency detected", "possible deadlock in {}"),
+    lockdep("WARNING: possible recursive locking detected", "possible deadlock in {}"),
+    lockdep("WARNING: possible irq lock inversion dependency detected", "possible deadlock in {}"),
+    Family {
+        contains: &["-safe -> ", "-unsafe lock order detected"],
+        ..lockdep("WARNING: ", "possible deadlock in {}")
+    },
+    lockdep("WARNING: inconsistent lock state", "inconsistent lock state in {}"),
+    lockdep("[ BUG: Invalid wait context ]", "WARNING: locking bug in {}"),
+    lockdep("WARNING: bad unlock balance detected!", "WARNING: bad unlock balance in {}"),
+    lockdep("[ BUG: bad unlock balance detected! ]", "WARNING: bad unlock balance in {}"),
+    lockdep("WARNING: held lock freed!", "WARNING: held lock freed in {}"),
+    lockdep("[ BUG: held lock freed! ]", "WARNING: held lock freed in {}"),
+    lockdep("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {}"),
+    lockdep(
         "WARNING: lock held when returning to user space!",
         "WARNING: lock held when returning to user space in {}",
     ),
-    ("WARNING: Nested lock was not taken", "WARNING: locking bug in {}"),
-    ("WARNING: held lock released with different context", "WARNING: locking bug in {}"),
-    ("[ BUG: bad contention detected! ]", "WARNING: locking bug in {}"),
-    ("[ BUG: held lock freed! ]", "WARNING: held lock freed in {}"),
-    ("BUG: MAX_LOCKDEP_KEYS too low!", "BUG: MAX_LOCKDEP_KEYS too low!"),
-    ("WARNING: nested lock was not taken", "WARNING: locking bug in {}"),
-    ("[ BUG: bad unlock balance detected! ]", "WARNING: bad unlock balance in {}"),
+    Family {
+        contains: &["still has locks held!"],
+        ..lockdep("WARNING: ", "WARNING: still has locks held in {}")
+    },
+    lockdep("WARNING: Nested lock was not taken", "WARNING: locking bug in {}"),
+    lockdep("WARNING: nested lock was not taken", "WARNING: locking bug in {}"),
+    lockdep("WARNING: held lock released with different context", "WARNING: locking bug in {}"),
+    lockdep("[ BUG: bad contention detected! ]", "WARNING: locking bug in {}"),
+    lockdep("BUG: MAX_LOCKDEP_KEYS too low!", "BUG: MAX_LOCKDEP_KEYS too low!"),
     // Before 4.15 lockdep's headers read `[ INFO: ... ]`.
-    ("[ INFO: possible circular locking dependency detected ]", "possible deadlock in {}"),
-    ("[ INFO: possible recursive locking detected ]", "possible deadlock in {}"),
-    ("[ INFO: possible irq lock inversion dependency detected ]", "possible deadlock in {}"),
-    ("[ INFO: inconsistent lock state ]", "inconsistent lock state in {}"),
-    ("[ INFO: suspicious RCU usage. ]", "WARNING: suspicious RCU usage in {}"),
-    (
+    lockdep("[ INFO: possible circular locking dependency detected", "possible deadlock in {}"),
+    lockdep("[ INFO: possible recursive locking detected ]", "possible deadlock in {}"),
+    lockdep("[ INFO: possible irq lock inversion dependency detected ]", "possible deadlock in {}"),
+    lockdep("[ INFO: inconsistent lock state ]", "inconsistent lock state in {}"),
+    lockdep("[ INFO: suspicious RCU usage. ]", "WARNING: suspicious RCU usage in {}"),
+    lockdep(
         "[ INFO: lock held when returning to user space! ]",
         "WARNING: lock held when returning to user space in {}",
     ),
-    ("[ INFO: possible circular locking dependency detected", "possible deadlock in {}"),
+    Family {
+        marker: true,
+        ..family("WARNING: CPU: ", Kind::Warning, "WARNING in {}", Header::WarningBefore619)
+    },
+    Family {
+        contains: &[", CPU#"],
+        marker: true,
+        ..family("WARNING: ", Kind::Warning, "WARNING in {}", Header::Warning)
+    },
+    Family { marker: true, ..family("kernel BUG at ", Kind::Bug, "kernel BUG in {}", Header::Location) },
+    Family {
+        marker: true,
+        ..family(
+            "BUG: kernel NULL pointer dereference",
+            Kind::Oops,
+            "BUG: kernel NULL pointer dereference in {}",
+            Header::Plain,
+        )
+    },
+    Family {
+        marker: true,
+        ..family(
+            "BUG: unable to handle page fault",
+            Kind::Oops,
+            "BUG: unable to handle kernel paging request in {}",
+            Header::Plain,
+        )
+    },
+    Family {
+        marker: true,
+        ..family(
+            "BUG: unable to handle kernel paging request",
+            Kind::Oops,
+            "BUG: unable to handle kernel paging request in {}",
+            Header::Plain,
+        )
+    },
+    Family {
+        marker: true,
+        ..family("general protection fault", Kind::Oops, "general protection fault in {}", Header::Plain)
+    },
+    Family {
+        marker: true,
+        ..family(
+            "Oops: general protection fault",
+            Kind::Oops,
+            "general protection fault in {}",
+            Header::Plain,
+        )
+    },
+    Family { marker: true, ..family("Oops: ", Kind::Oops, "Oops in {}", Header::Plain) },
+    Family {
+        marker: true,
+        ..family("BUG: KCSAN: ", Kind::MemorySafety, "KCSAN: {what} in {}", Header::WhatInPair)
+    },
+    Family {
+        marker: true,
+        ..family("BUG: KMSAN: ", Kind::MemorySafety, "KMSAN: {what} in {}", Header::WhatInFunction)
+    },
+    Family {
+        marker: true,
+        ..family("BUG: KASAN: ", Kind::MemorySafety, "KASAN: {what} in {}", Header::WhatInFunction)
+    },
+    family("BUG: KFENCE: ", Kind::MemorySafety, "KFENCE: {what} in {}", Header::WhatInFunction),
+    family("UBSAN: ", Kind::MemorySafety, "UBSAN: {what} in {}", Header::WhatAtLocation),
+    Family {
+        contains: &["BUG: soft lockup - CPU#"],
+        ..family("", Kind::Stall, "BUG: soft lockup in {}", Header::Plain)
+    },
+    Family {
+        contains: &["Watchdog detected hard LOCKUP on cpu"],
+        ..family("", Kind::Stall, "BUG: hard lockup in {}", Header::Plain)
+    },
+    Family {
+        contains: &["rcu: INFO: ", "detected stall"],
+        ..family("", Kind::Stall, "INFO: rcu detected stall in {}", Header::Plain)
+    },
+    Family {
+        contains: &["stall"],
+        ..family("INFO: rcu_", Kind::Stall, "INFO: rcu detected stall in {}", Header::Plain)
+    },
+    Family {
+        contains: &[" blocked", " for more than "],
+        ..family("INFO: task ", Kind::Stall, "INFO: task hung in {}", Header::Plain)
+    },
+    Family {
+        marker: true,
+        ..family("Kernel panic - not syncing: ", Kind::Panic, "kernel panic: {what}", Header::Message)
+    },
+    family("BUG: ", Kind::Bug, "BUG: {what} in {}", Header::What),
 ];
 
 fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
@@ -131,177 +307,68 @@ fn location_at(text: &str) -> Option<String> {
 }
 
 fn start(line: &str, previous: &str) -> Option<Start> {
-    let s = |kind, title: &str| Start {
-        kind,
-        title: title.to_string(),
-        location: None,
-        named_function: None,
-        ends_with_marker: false,
-    };
-    if let Some(rest) = line.strip_prefix("BUG: sleeping function called from invalid context") {
-        let location = after(rest, " at ").and_then(location_at);
-        return Some(Start {
-            location,
-            ..s(Kind::AtomicSleep, "BUG: sleeping function called from invalid context in {}")
-        });
-    }
-    if line.starts_with("BUG: scheduling while atomic") {
-        return Some(s(Kind::AtomicSleep, "BUG: scheduling while atomic in {}"));
-    }
-    if line.starts_with("BUG: using smp_processor_id() in preemptible")
-        || line.starts_with("BUG: using __this_cpu_")
-    {
-        let what = line.split(" in preemptible").next().unwrap_or(line);
-        return Some(s(Kind::AtomicSleep, &format!("{what} in preemptible code in {{}}")));
-    }
-    if previous.starts_with("====") {
-        if let Some((_, title)) = LOCKDEP.iter().find(|(header, _)| line.starts_with(header)) {
-            return Some(s(Kind::Lockdep, title));
+    let family = FAMILIES.iter().find(|f| {
+        (!f.under_rule || previous.starts_with("===="))
+            && line.starts_with(f.prefix)
+            && f.contains.iter().all(|c| line.contains(c))
+    })?;
+    let rest = &line[family.prefix.len()..];
+    let function = |word: &str| frame_symbol(word.trim_end_matches(',')).map(|f| demangle(&f));
+    let (mut what, mut location, mut named_function) = (String::new(), None, None);
+    match family.header {
+        Header::Plain => {}
+        Header::AtLocation => location = after(rest, " at ").and_then(location_at),
+        Header::Location => location = location_at(rest),
+        Header::WhatInFunction => {
+            let (w, func) = rest.split_once(" in ").unwrap_or((rest, ""));
+            what = w.to_string();
+            named_function = func.split_whitespace().next().and_then(function);
         }
-        if let Some(rest) = line.strip_prefix("WARNING: ") {
-            if rest.contains("-safe -> ") && rest.contains("-unsafe lock order detected") {
-                return Some(s(Kind::Lockdep, "possible deadlock in {}"));
-            }
-            // WARNING: insmod/123 still has locks held!
-            if rest.ends_with("still has locks held!") {
-                return Some(s(Kind::Lockdep, "WARNING: still has locks held in {}"));
-            }
+        Header::WhatInPair => {
+            // BUG: KCSAN: data-race in f / g: both functions, without offsets, name the race.
+            let (w, funcs) = rest.split_once(" in ").unwrap_or((rest, ""));
+            what = w.to_string();
+            let names: Vec<String> = funcs
+                .split(" / ")
+                .map(|f| clean_symbol(&demangle(f.split('+').next().unwrap_or(f).trim())))
+                .collect();
+            named_function = Some(names.join(" / "));
         }
-    }
-    if let Some(rest) = line.strip_prefix("WARNING: CPU: ") {
-        // Before 6.19: WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 func+0x1/0x2 [mod]
-        let at = after(rest, " at ");
-        let location = at.and_then(location_at);
-        let named_function =
-            at.and_then(|a| a.split_whitespace().nth(1)).and_then(frame_symbol).map(|f| demangle(&f));
-        return Some(Start {
-            location,
-            named_function,
-            ends_with_marker: true,
-            ..s(Kind::Warning, "WARNING in {}")
-        });
-    }
-    if let Some(rest) = line.strip_prefix("WARNING: ") {
-        // 7.3: WARNING: kernel/foo.c:12 at func+0x1/0x2 [mod], CPU#0: insmod/123
-        //      WARNING: at func+0x1/0x2, CPU#0: insmod/123
-        if rest.contains(", CPU#") {
-            let (location, at) = match rest.strip_prefix("at ") {
+        Header::WhatAtLocation => {
+            let (w, at) = rest.split_once(" in ").unwrap_or((rest, ""));
+            what = w.to_string();
+            location = location_at(at);
+        }
+        Header::BeforePreemptible => what = line.split(" in preemptible").next().unwrap_or(line).to_string(),
+        Header::Warning => {
+            let (loc, at) = match rest.strip_prefix("at ") {
                 Some(at) => (None, Some(at)),
                 None => (location_at(rest), after(rest, " at ")),
             };
-            let named_function = at
-                .and_then(|a| a.split_whitespace().next())
-                .map(|f| f.trim_end_matches(','))
-                .and_then(frame_symbol)
-                .map(|f| demangle(&f));
-            return Some(Start {
-                location,
-                named_function,
-                ends_with_marker: true,
-                ..s(Kind::Warning, "WARNING in {}")
-            });
+            location = loc;
+            named_function = at.and_then(|a| a.split_whitespace().next()).and_then(function);
+        }
+        Header::WarningBefore619 => {
+            let at = after(rest, " at ");
+            location = at.and_then(location_at);
+            named_function = at.and_then(|a| a.split_whitespace().nth(1)).and_then(function);
+        }
+        Header::Message => what = rest.trim().to_string(),
+        Header::What => {
+            // Never a CPU number, a task or an address: `BUG: spinlock lockup suspected on
+            // CPU#2, syz-executor/12636` is `BUG: spinlock lockup suspected in {}`.
+            let w = rest.split(" in process").next().unwrap_or(rest).split(':').next().unwrap_or(rest);
+            let w = w.split(" on CPU#").next().unwrap_or(w).split(", ").next().unwrap_or(w);
+            what = w.trim().trim_end_matches(['!', '.']).to_string();
         }
     }
-    if let Some(rest) = line.strip_prefix("kernel BUG at ") {
-        return Some(Start {
-            location: location_at(rest),
-            ends_with_marker: true,
-            ..s(Kind::Bug, "kernel BUG in {}")
-        });
-    }
-    if line.starts_with("BUG: kernel NULL pointer dereference") {
-        return Some(Start {
-            ends_with_marker: true,
-            ..s(Kind::Oops, "BUG: kernel NULL pointer dereference in {}")
-        });
-    }
-    if line.starts_with("BUG: unable to handle page fault")
-        || line.starts_with("BUG: unable to handle kernel paging request")
-    {
-        return Some(Start {
-            ends_with_marker: true,
-            ..s(Kind::Oops, "BUG: unable to handle kernel paging request in {}")
-        });
-    }
-    if line.starts_with("general protection fault") || line.starts_with("Oops: general protection fault") {
-        return Some(Start { ends_with_marker: true, ..s(Kind::Oops, "general protection fault in {}") });
-    }
-    if line.starts_with("Oops: ") {
-        return Some(Start { ends_with_marker: true, ..s(Kind::Oops, "Oops in {}") });
-    }
-    if let Some(rest) = line.strip_prefix("BUG: KCSAN: ") {
-        // BUG: KCSAN: data-race in f / g: both functions, without offsets, name the race.
-        let (what, funcs) = rest.split_once(" in ").unwrap_or((rest, ""));
-        let names: Vec<String> = funcs
-            .split(" / ")
-            .map(|f| clean_symbol(&demangle(f.split('+').next().unwrap_or(f).trim())))
-            .collect();
-        return Some(Start {
-            ends_with_marker: true,
-            ..s(Kind::MemorySafety, &format!("KCSAN: {what} in {}", names.join(" / ")))
-        });
-    }
-    if let Some(rest) = line.strip_prefix("BUG: KMSAN: ") {
-        let (what, func) = rest.split_once(" in ").unwrap_or((rest, ""));
-        let named_function = frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
-        return Some(Start {
-            named_function,
-            ends_with_marker: true,
-            ..s(Kind::MemorySafety, &format!("KMSAN: {what} in {{}}"))
-        });
-    }
-    if let Some(rest) = line.strip_prefix("BUG: KASAN: ") {
-        // BUG: KASAN: slab-use-after-free in func+0x1/0x2
-        let (what, func) = rest.split_once(" in ").unwrap_or((rest, ""));
-        let named_function = frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
-        return Some(Start {
-            named_function,
-            ends_with_marker: true,
-            ..s(Kind::MemorySafety, &format!("KASAN: {what} in {{}}"))
-        });
-    }
-    if let Some(rest) = line.strip_prefix("BUG: KFENCE: ") {
-        let (what, func) = rest.split_once(" in ").unwrap_or((rest, ""));
-        let named_function = frame_symbol(func.split_whitespace().next().unwrap_or("")).map(|f| demangle(&f));
-        return Some(Start { named_function, ..s(Kind::MemorySafety, &format!("KFENCE: {what} in {{}}")) });
-    }
-    if let Some(rest) = line.strip_prefix("UBSAN: ") {
-        let (what, at) = rest.split_once(" in ").unwrap_or((rest, ""));
-        return Some(Start {
-            location: location_at(at),
-            ..s(Kind::MemorySafety, &format!("UBSAN: {what} in {{}}"))
-        });
-    }
-    if line.contains("BUG: soft lockup - CPU#") {
-        return Some(s(Kind::Stall, "BUG: soft lockup in {}"));
-    }
-    if line.contains("Watchdog detected hard LOCKUP on cpu") {
-        return Some(s(Kind::Stall, "BUG: hard lockup in {}"));
-    }
-    if line.contains("rcu: INFO: ") && line.contains("detected stall")
-        || line.starts_with("INFO: rcu_") && line.contains("stall")
-    {
-        return Some(s(Kind::Stall, "INFO: rcu detected stall in {}"));
-    }
-    if line.starts_with("INFO: task ") && line.contains(" blocked") && line.contains(" for more than ") {
-        return Some(s(Kind::Stall, "INFO: task hung in {}"));
-    }
-    if let Some(message) = line.strip_prefix("Kernel panic - not syncing: ") {
-        return Some(Start {
-            ends_with_marker: true,
-            ..s(Kind::Panic, &format!("kernel panic: {}", message.trim()))
-        });
-    }
-    if let Some(rest) = line.strip_prefix("BUG: ") {
-        // Any other BUG: line, e.g. "BUG: Bad page state in process ...".
-        // Never a CPU number, a task or an address: `BUG: spinlock lockup suspected on CPU#2,
-        // syz-executor/12636` is `BUG: spinlock lockup suspected in {}`.
-        let what = rest.split(" in process").next().unwrap_or(rest).split(':').next().unwrap_or(rest);
-        let what = what.split(" on CPU#").next().unwrap_or(what).split(", ").next().unwrap_or(what);
-        let what = what.trim().trim_end_matches(['!', '.']);
-        return Some(s(Kind::Bug, &format!("BUG: {what} in {{}}")));
-    }
-    None
+    Some(Start {
+        kind: family.kind,
+        title: family.title.replace("{what}", &what),
+        location,
+        named_function,
+        ends_with_marker: family.marker,
+    })
 }
 
 /// The symbol of a call-trace frame such as `? func+0x13/0x96 [mod]`.
@@ -935,6 +1002,22 @@ mod synthetic {
             // A 4.x call trace has no `</TASK>`: its report runs on to the end of the log.
             let open_ended = *name == "old-lockdep-circular";
             assert!(open_ended || reports.iter().all(|r| !r.truncated), "{name}: {reports:#?}");
+        }
+    }
+
+    /// No row hides behind an earlier one: a line made of a row's own prefix and words is
+    /// recognised as that row.
+    #[test]
+    fn every_family_row_can_match() {
+        for (i, row) in FAMILIES.iter().enumerate() {
+            let line = format!("{}{}", row.prefix, row.contains.join(" "));
+            let previous = if row.under_rule { "=====" } else { "" };
+            let first = FAMILIES.iter().position(|f| {
+                (!f.under_rule || previous.starts_with("===="))
+                    && line.starts_with(f.prefix)
+                    && f.contains.iter().all(|c| line.contains(c))
+            });
+            assert_eq!(first, Some(i), "row {i} ({:?}) is shadowed by an earlier row", row.prefix);
         }
     }
 
