@@ -81,6 +81,8 @@ struct Start {
     named_function: Option<String>,
     /// The report ends with a `---[ end ... ]---` line rather than after its call trace.
     ends_with_marker: bool,
+    /// The report ends before its first line that is not indented.
+    indented: bool,
 }
 
 /// What a header line gives besides its family, for the title and the guilty function.
@@ -125,11 +127,14 @@ struct Family {
     /// The report ends with `---[ end ... ]---` (or the row of `=` that opened it) rather
     /// than after its call trace.
     marker: bool,
+    /// The report's lines after the first are indented, and the first line that is not ends
+    /// it (kmemleak).
+    indented: bool,
 }
 
 /// A row of [`FAMILIES`] with the usual defaults.
 const fn family(prefix: &'static str, kind: Kind, title: &'static str, header: Header) -> Family {
-    Family { under_rule: false, prefix, contains: &[], kind, title, header, marker: false }
+    Family { under_rule: false, prefix, contains: &[], kind, title, header, marker: false, indented: false }
 }
 
 /// A lockdep report: its header stands under a row of `=`.
@@ -290,6 +295,11 @@ const FAMILIES: &[Family] = &[
         marker: true,
         ..family("Kernel panic - not syncing: ", Kind::Panic, "kernel panic: {what}", Header::Message)
     },
+    Family {
+        contains: &["(size "],
+        indented: true,
+        ..family("unreferenced object 0x", Kind::MemorySafety, "memory leak in {}", Header::Plain)
+    },
     family("BUG: ", Kind::Bug, "BUG: {what} in {}", Header::What),
 ];
 
@@ -368,6 +378,7 @@ fn start(line: &str, previous: &str) -> Option<Start> {
         location,
         named_function,
         ends_with_marker: family.marker,
+        indented: family.indented,
     })
 }
 
@@ -500,6 +511,22 @@ fn refine_title(title: &str, body: &[&str]) -> String {
             return format!("WARNING: locking bug in {rest}");
         }
     }
+    // Before 5.14 UBSAN said "Undefined behaviour" and named the check on the next line.
+    if let Some(rest) = title.strip_prefix("UBSAN: Undefined behaviour in ") {
+        const CHECKS: &[(&str, &str)] = &[
+            ("shift exponent", "shift-out-of-bounds"),
+            ("left shift of", "shift-out-of-bounds"),
+            ("is out of range for type", "array-index-out-of-bounds"),
+            ("signed integer overflow", "signed-integer-overflow"),
+            ("division by zero", "division-by-zero"),
+            ("load of value", "invalid-load"),
+            ("null pointer", "null-ptr-deref"),
+            ("misaligned address", "misaligned-access"),
+        ];
+        if let Some((_, check)) = CHECKS.iter().find(|(words, _)| body.iter().any(|l| l.contains(words))) {
+            return format!("UBSAN: {check} in {rest}");
+        }
+    }
     if title.starts_with("KASAN: ") && !title.contains(" Read in ") && !title.contains(" Write in ") {
         let access = if has("Read of size") {
             " Read"
@@ -525,6 +552,14 @@ fn is_machinery(function: &str) -> bool {
         "console_unlock",
         "debug_check_no_locks_freed",
         "kmem_cache_alloc",
+        "kmemleak_",
+        "__kmalloc",
+        "kmalloc",
+        "kzalloc",
+        "kvmalloc",
+        "__kvmalloc",
+        "krealloc",
+        "slab_post_alloc_hook",
         "_copy_to_user",
         "_copy_from_user",
         "flush_workqueue",
@@ -728,6 +763,10 @@ pub fn parse(log: &str) -> Vec<Report> {
         if o.caller.is_some() && caller.is_some() && o.caller != caller {
             continue;
         }
+        if o.start.indented && !lines[i].is_empty() && !lines[i].starts_with([' ', '\t']) {
+            reports.push(finish(open.take().expect("open"), &lines, false));
+            continue;
+        }
         o.members.push(i);
         let body: Vec<&str> = o.members.iter().map(|&j| lines[j]).collect();
         if ends_here(&o.start, &body) {
@@ -794,7 +833,9 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
 /// The first frame of the report's last call trace outside the machinery; reliable frames
 /// first, then `?` frames when there are no reliable ones.
 fn guilty(body: &[&str]) -> Option<String> {
-    let trace_start = body.iter().rposition(|l| l.trim() == "Call Trace:");
+    // kmemleak's allocation trace follows `backtrace (crc ...):` (`backtrace:` before 6.7).
+    let trace_start =
+        body.iter().rposition(|l| l.trim() == "Call Trace:" || l.trim_start().starts_with("backtrace"));
     // A RIP before the call trace is where the CPU faulted (Oops, WARNING); one inside it is
     // the interrupted context's, below the <IRQ> frames, and says nothing of the fault.
     let before_trace = &body[..trace_start.unwrap_or(body.len())];
@@ -972,6 +1013,8 @@ mod synthetic {
         ("spinlock-lockup", &["BUG: spinlock lockup suspected in lab_check_status"]),
         ("spinlock-recursion", &["BUG: spinlock recursion in check_status"]),
         ("old-lockdep-circular", &["possible deadlock in lab_ioctl"]),
+        ("memory-leak", &["memory leak in lab_init", "memory leak in lab_add_node"]),
+        ("ubsan-before-5.14", &["UBSAN: shift-out-of-bounds in lab_mask_old"]),
         ("kfence", &["KFENCE: out-of-bounds read in lab_peek"]),
         ("ubsan", &["UBSAN: shift-out-of-bounds in lab_mask"]),
         ("soft-lockup", &["BUG: soft lockup in lab_spin"]),
