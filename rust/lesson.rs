@@ -209,7 +209,8 @@ impl Lesson {
         if !updated {
             self.lost.fetch_add(1, ordering::Relaxed);
         }
-        // No completion to signal: `complete_all()` is not valid in a `HARD` timer's callback.
+        // Process context polls this count (`wait_done`): a completion's `complete_all()` is
+        // not valid in a `HARD` timer's callback.
         self.increments.fetch_add(1, ordering::Release);
     }
 
