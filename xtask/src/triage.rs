@@ -728,8 +728,11 @@ pub fn parse(log: &str) -> Vec<Report> {
     let mut open: Option<Open> = None;
     for i in 0..count {
         let caller = callers[i];
-        let previous =
-            (0..i).rev().find(|&j| caller.is_none() || callers[j] == caller).map_or("", |j| lines[j]);
+        // The row of `=` a header stands under: on the line before, or two lines up when
+        // another CPU's message came in between (a console without caller ids).
+        let same_caller = (0..i).rev().filter(|&j| caller.is_none() || callers[j] == caller);
+        let rule = same_caller.take(2).find(|&j| lines[j].starts_with("===="));
+        let previous = rule.map_or("", |j| lines[j]);
         let found = start(lines[i], previous).filter(|found| {
             // "Oops: ..." follows the first line of a fault or a kernel BUG: it belongs to it.
             let continues = found.title == "Oops in {}"
@@ -750,10 +753,8 @@ pub fn parse(log: &str) -> Vec<Report> {
                 }
             }
             // Lockdep's header begins at the row of `=` above the title.
-            if found.kind == Kind::Lockdep && previous.starts_with("====") {
-                if let Some(j) = (0..i).rev().find(|&j| lines[j] == previous) {
-                    members.push(j);
-                }
+            if let (Kind::Lockdep, Some(j)) = (found.kind, rule) {
+                members.push(j);
             }
             members.push(i);
             open = Some(Open { start: found, caller, members });
@@ -1015,6 +1016,7 @@ mod synthetic {
         ("old-lockdep-circular", &["possible deadlock in lab_ioctl"]),
         ("memory-leak", &["memory leak in lab_init", "memory leak in lab_add_node"]),
         ("ubsan-before-5.14", &["UBSAN: shift-out-of-bounds in lab_mask_old"]),
+        ("lockdep-header-not-first", &["possible deadlock in take_both"]),
         ("kfence", &["KFENCE: out-of-bounds read in lab_peek"]),
         ("ubsan", &["UBSAN: shift-out-of-bounds in lab_mask"]),
         ("soft-lockup", &["BUG: soft lockup in lab_spin"]),
