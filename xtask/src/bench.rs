@@ -3,6 +3,7 @@
 //! `cargo xtask bench`: what a boot costs, measured in one run on this machine, with the
 //! ratios that compare across machines.
 
+use crate::cmd;
 use crate::error::{Result, EXIT_FAIL, EXIT_PASS};
 use crate::guest::{End, Finish};
 use crate::harness::{prepare, Prepared};
@@ -62,6 +63,15 @@ pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
         .filter(|b| b.kernel == source.flavour)
         .collect();
 
+    if crate::cmd::dry_run() {
+        let dir = prepared.out.join("bare-0");
+        let vm = prepared.vm(&dir, &[], Finish::PowerOff, Duration::from_secs(120))?;
+        println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());
+        for scenario in &scenarios {
+            crate::harness::show_boot(&prepared, scenario, &prepared.out.join("matrix"))?;
+        }
+        return Ok(EXIT_PASS);
+    }
     // Bare boots first, one at a time, on an idle machine.
     prepared.snapshots = false;
     let bare: Vec<f64> = (0..SAMPLES).map(|n| bare_boot(&prepared, n)).collect::<Result<_>>()?;
