@@ -175,7 +175,8 @@ impl IrqLock {
                 timers
             }
             // Process context holds the mutex for the first half of the interrupts: each of
-            // those finds it held, and its trylock fails.
+            // those finds it held, and its trylock fails. The timer pauses after the last of
+            // them, until process context has let go.
             LockMode::MutexTrylock => {
                 let guard = lesson.shared().mutex().lock();
                 let no_preempt = no_preempt();
@@ -187,12 +188,18 @@ impl IrqLock {
                 );
                 let timers = tickers.start()?;
                 busy_wait(Delta::from_micros(BUSY_WAIT_MAX_US as i64), || {
-                    config.count != 0 && lesson.interrupts() >= half
+                    config.count != 0 && lesson.attempts() >= half
                 });
                 drop(guard);
                 pr_info!("process: released irqlock_mutex\n");
                 drop(no_preempt);
-                timers
+                if lesson.take_paused() {
+                    // The old handles first: dropping one cancels its timer.
+                    drop(timers);
+                    tickers.start()?
+                } else {
+                    timers
+                }
             }
             _ if busy => {
                 // Every interrupt of this load interrupts this task, running, on this CPU: with

@@ -6,7 +6,8 @@
 use crate::{
     config::{
         Config,
-        HandlerMode, //
+        HandlerMode,
+        LockMode, //
     },
     context::Context,
     shared::Shared,
@@ -95,6 +96,8 @@ pub(crate) struct Lesson {
     increments: Atomic<u32>,
     /// Updates lost to a failed trylock.
     lost: Atomic<u32>,
+    /// The timer stopped at the `lock=mutex_trylock` interrupt that ends the held half.
+    paused: Atomic<bool>,
     pub(crate) config: Config,
 }
 
@@ -113,6 +116,7 @@ impl Lesson {
                 held: Atomic::new(false),
                 increments: Atomic::new(0),
                 lost: Atomic::new(0),
+                paused: Atomic::new(false),
                 config,
             }),
             GFP_KERNEL,
@@ -168,8 +172,9 @@ impl Lesson {
                 pr_info!("handler: {}\n", context);
             }
         }
+        let mut paused = false;
         match this.config.handler {
-            HandlerMode::Hard => this.locked_increment(lane),
+            HandlerMode::Hard => paused = this.locked_increment(lane, this.pauses_after(interrupts)),
             // The work item catches up with every interrupt taken so far; one already queued
             // will see this one too.
             HandlerMode::Workqueue => {
@@ -182,7 +187,25 @@ impl Lesson {
             // The IRQ thread runs `deferred` once the hard part returns.
             HandlerMode::Threaded => {}
         }
-        this.config.count == 0 || interrupts < this.config.count
+        !paused && (this.config.count == 0 || interrupts < this.config.count)
+    }
+
+    /// Whether interrupt number `n` ends the half of `lock=mutex_trylock` during which process
+    /// context holds the mutex: when its trylock fails, the timer stops there, and process
+    /// context starts it again once it has let go. Without the pause, a late timer could fire
+    /// once more before process context lets go, and the count of lost updates would be luck.
+    fn pauses_after(&self, n: u32) -> bool {
+        self.config.lock == LockMode::MutexTrylock && self.config.source.is_timer() && n == self.config.count / 2
+    }
+
+    /// Whether the timer paused (see [`Lesson::pauses_after`]); clears it.
+    pub(crate) fn take_paused(&self) -> bool {
+        self.paused.xchg(false, ordering::Acquire)
+    }
+
+    /// The interrupts whose update was made or lost, so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.increments.load(ordering::Acquire)
     }
 
     /// The deferred part: in the IRQ thread or the work item, in process context.
@@ -195,23 +218,30 @@ impl Lesson {
             fsleep(Delta::from_micros(i64::from(self.config.defer_us)));
         }
         while self.increments.load(ordering::Acquire) < self.interrupts() {
-            self.locked_increment(0);
+            self.locked_increment(0, false);
         }
     }
 
-    fn locked_increment(&self, lane: usize) {
+    /// Makes this interrupt's update; returns whether the timer pauses after it (a failed
+    /// trylock when `pause_if_lost`).
+    fn locked_increment(&self, lane: usize, pause_if_lost: bool) -> bool {
         let updated = if self.config.cpus == 1 {
             self.lanes[lane].increments.fetch_add(1, ordering::Relaxed);
             self.shared.increment(self.config.lock, &mut || {})
         } else {
             self.contended_increment(lane)
         };
+        let pause = pause_if_lost && !updated;
         if !updated {
             self.lost.fetch_add(1, ordering::Relaxed);
+        }
+        if pause {
+            self.paused.store(true, ordering::Relaxed);
         }
         // Process context polls this count (`wait_done`): a completion's `complete_all()` is
         // not valid in a `HARD` timer's callback.
         self.increments.fetch_add(1, ordering::Release);
+        pause
     }
 
     /// The increment of `cpus=2`: each handler holds the lock until the other CPU's handler
