@@ -174,7 +174,9 @@ impl Lesson {
         }
         let mut paused = false;
         match this.config.handler {
-            HandlerMode::Hard => paused = this.locked_increment(lane, this.pauses_after(interrupts)),
+            HandlerMode::Hard => {
+                paused = this.locked_increment(lane, this.pauses_after(interrupts))
+            }
             // The work item catches up with every interrupt taken so far; one already queued
             // will see this one too.
             HandlerMode::Workqueue => {
@@ -195,7 +197,9 @@ impl Lesson {
     /// context starts it again once it has let go. Without the pause, a late timer could fire
     /// once more before process context lets go, and the count of lost updates would be luck.
     fn pauses_after(&self, n: u32) -> bool {
-        self.config.lock == LockMode::MutexTrylock && self.config.source.is_timer() && n == self.config.count / 2
+        self.config.lock == LockMode::MutexTrylock
+            && self.config.source.is_timer()
+            && n == self.config.count / 2
     }
 
     /// Whether the timer paused (see [`Lesson::pauses_after`]); clears it.
