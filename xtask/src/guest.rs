@@ -124,10 +124,12 @@ pub const STEPS_SUM: &str = "irqlock-harness: steps sha256 ";
 
 /// The init script of a guest that is booted once and kept as a snapshot: once the boot has
 /// settled (the TSC clocksource is in use, 5 s at most, and the console has caught up), it
-/// opens ttyS1 for good (a tty closed and opened again drops what came in between), and
+/// opens ttyS1 until it has its steps (a tty closed and opened again drops what came in
+/// between), and
 /// says it is ready, then waits on ttyS1 for the steps (the lines from [`SYNC`] to [`GO`]),
 /// says what it received ([`STEPS_SUM`]), and runs them once the harness answers that they
-/// arrived whole.
+/// arrived whole. It closes ttyS1 before running them: the steps' last close of the port must
+/// be the one that waits until their output has been sent.
 /// Every scenario resumes the same waiting guest, in which nothing of the module ever ran.
 pub fn waiting_init_script() -> String {
     format!(
@@ -150,6 +152,7 @@ pub fn waiting_init_script() -> String {
          \x20 IFS= read -r answer <&4\n\
          \x20 [ \"$answer\" = AGAIN ] || break\n\
          done\n\
+         exec 4<&-\n\
          . /tmp/steps\n"
     )
 }
@@ -220,6 +223,17 @@ pub fn markers(log: &str) -> Markers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The steps' output on ttyS1 is complete once the steps close it: only the last close
+    /// of a tty waits until its output has been sent, so the waiting guest's own descriptor
+    /// must be closed before the steps run.
+    #[test]
+    fn the_waiting_guest_lets_go_of_ttys1_before_its_steps() {
+        let script = waiting_init_script();
+        let closed = script.find("exec 4<&-").expect("the waiting guest closes its ttyS1");
+        let steps = script.find(". /tmp/steps").expect("the waiting guest runs its steps");
+        assert!(closed < steps);
+    }
 
     #[test]
     fn init_reports_every_step() {
