@@ -546,6 +546,7 @@ mod fixtures {
             ("two_cpus_mutex", End::Exited(Some(0))),
             ("two_cpus_mutex-scheduled", End::Exited(Some(0))),
             ("two_cpus_mutex-hang", End::TimedOut),
+            ("two_cpus_mutex-lockup", End::Exited(Some(0))),
         ] {
             let verdict = judge_log(&two_cpus, &fixture(name), end);
             assert!(verdict.passed(), "{name}: {:?}", verdict.failures);
