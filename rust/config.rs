@@ -159,29 +159,20 @@ impl Config {
             pr_err!("{}\n", why);
             Err(EINVAL)
         };
-        if !PERIOD_US_RANGE.contains(&period_us) {
-            return refuse(format_args!(
-                "period_us={} is out of range; accepted: {} to {}",
-                period_us,
-                PERIOD_US_RANGE.start(),
-                PERIOD_US_RANGE.end()
-            ));
-        }
-        if !DEFER_US_RANGE.contains(&defer_us) {
-            return refuse(format_args!(
-                "defer_us={} is out of range; accepted: {} to {}",
-                defer_us,
-                DEFER_US_RANGE.start(),
-                DEFER_US_RANGE.end()
-            ));
-        }
-        if !CPUS_RANGE.contains(&cpus) {
-            return refuse(format_args!(
-                "cpus={} is out of range; accepted: {} to {}",
-                cpus,
-                CPUS_RANGE.start(),
-                CPUS_RANGE.end()
-            ));
+        for (name, value, range) in [
+            ("period_us", period_us, PERIOD_US_RANGE),
+            ("defer_us", defer_us, DEFER_US_RANGE),
+            ("cpus", cpus, CPUS_RANGE),
+        ] {
+            if !range.contains(&value) {
+                return refuse(format_args!(
+                    "{}={} is out of range; accepted: {} to {}",
+                    name,
+                    value,
+                    range.start(),
+                    range.end()
+                ));
+            }
         }
         if defer_us != 0 && config.handler == HandlerMode::Hard {
             return refuse(format_args!(

@@ -249,7 +249,10 @@ fn demo_rt(source: &Choice) -> Result<i32> {
     for (name, what) in RT_SCENARIOS {
         let scenario = scenario::load(name)?;
         let on_rt = scenario.for_kernel(Flavour::Rt).ok_or_else(|| {
-            Error::unavailable(format!("scenario {name} says nothing of PREEMPT_RT (no [expect_rt])"))
+            Error::unavailable(format!(
+                "scenario {name} says nothing of PREEMPT_RT: add an [expect_rt] table to \
+                 tests/scenarios/{name}.toml (see tests/README.md)"
+            ))
         })?;
         scenarios.push((scenario, on_rt, what));
     }

@@ -384,7 +384,12 @@ fn send_steps(channel: &mut UnixStream, steps: &str) -> Result<()> {
     channel.set_read_timeout(Some(Duration::from_secs(30))).context(|| "the guest's channel".into())?;
     for attempt in 1..=3 {
         channel.write_all(payload.as_bytes()).context(|| "sending the steps to the guest".into())?;
-        let line = read_line(channel).context(|| "waiting for the guest to receive its steps".into())?;
+        let line = read_line(channel).map_err(|e| {
+            Error::unavailable(format!(
+                "the resumed guest did not say what steps it received within 30 s ({e}); its \
+                 console says why; `--no-snapshot` boots every VM with its steps in the initramfs"
+            ))
+        })?;
         let got = line.trim().strip_prefix(guest::STEPS_SUM).unwrap_or("").to_string();
         if got == want {
             channel.write_all(b"OK\n").context(|| "answering the guest".into())?;
@@ -438,8 +443,11 @@ mod tests {
 
     #[test]
     fn names_kernel_addresses_from_system_map() {
-        let map = "ffffffff81000000 T _stext\nffffffff81001000 t osq_lock\nffffffff81001100 T delay_tsc\nffffffff81002000 D _edata\n";
+        let map = "ffffffff81000000 T _stext\nffffffff81001000 t osq_lock\nffffffff81001080 d osq_data\n\
+                   ffffffff81001100 T delay_tsc\nffffffff81002000 D _edata\n";
         assert_eq!(name_address(map, "ffffffff8100103c"), "osq_lock+0x3c");
+        // Only text symbols name code: a data symbol in between does not.
+        assert_eq!(name_address(map, "ffffffff81001090"), "osq_lock+0x90");
         assert_eq!(name_address(map, "ffffffff81001100"), "delay_tsc+0x0");
         assert_eq!(name_address(map, "ffffffffa0000010"), "ffffffffa0000010 (outside the kernel image)");
     }

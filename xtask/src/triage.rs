@@ -132,7 +132,7 @@ struct Family {
     indented: bool,
 }
 
-/// A row of [`FAMILIES`] with the usual defaults.
+/// A row of [`FAMILIES`]: a line that starts with `prefix`, reported as `kind` and `title`.
 const fn family(prefix: &'static str, kind: Kind, title: &'static str, header: Header) -> Family {
     Family { under_rule: false, prefix, contains: &[], kind, title, header, marker: false, indented: false }
 }
@@ -140,6 +140,31 @@ const fn family(prefix: &'static str, kind: Kind, title: &'static str, header: H
 /// A lockdep report: its header stands under a row of `=`.
 const fn lockdep(prefix: &'static str, title: &'static str) -> Family {
     Family { under_rule: true, ..family(prefix, Kind::Lockdep, title, Header::Plain) }
+}
+
+impl Family {
+    /// The line must also contain these words.
+    const fn containing(self, words: &'static [&'static str]) -> Self {
+        Family { contains: words, ..self }
+    }
+
+    /// The report ends with its `---[ end ... ]---` line (or its closing row of `=`).
+    const fn marked(self) -> Self {
+        Family { marker: true, ..self }
+    }
+
+    /// The report's lines are indented; the first one that is not ends it.
+    const fn indented(self) -> Self {
+        Family { indented: true, ..self }
+    }
+
+    /// Whether `line`, under `previous` (the row of `=` above it, or nothing), starts a
+    /// report of this family.
+    fn matches(&self, line: &str, previous: &str) -> bool {
+        (!self.under_rule || previous.starts_with("===="))
+            && line.starts_with(self.prefix)
+            && self.contains.iter().all(|c| line.contains(c))
+    }
 }
 
 /// Every family the parser knows, one row each; the first that matches a line wins, so the
@@ -172,10 +197,7 @@ const FAMILIES: &[Family] = &[
     lockdep("WARNING: possible circular locking dependency detected", "possible deadlock in {}"),
     lockdep("WARNING: possible recursive locking detected", "possible deadlock in {}"),
     lockdep("WARNING: possible irq lock inversion dependency detected", "possible deadlock in {}"),
-    Family {
-        contains: &["-safe -> ", "-unsafe lock order detected"],
-        ..lockdep("WARNING: ", "possible deadlock in {}")
-    },
+    lockdep("WARNING: ", "possible deadlock in {}").containing(&["-safe -> ", "-unsafe lock order detected"]),
     lockdep("WARNING: inconsistent lock state", "inconsistent lock state in {}"),
     lockdep("[ BUG: Invalid wait context ]", "WARNING: locking bug in {}"),
     lockdep("WARNING: bad unlock balance detected!", "WARNING: bad unlock balance in {}"),
@@ -187,10 +209,7 @@ const FAMILIES: &[Family] = &[
         "WARNING: lock held when returning to user space!",
         "WARNING: lock held when returning to user space in {}",
     ),
-    Family {
-        contains: &["still has locks held!"],
-        ..lockdep("WARNING: ", "WARNING: still has locks held in {}")
-    },
+    lockdep("WARNING: ", "WARNING: still has locks held in {}").containing(&["still has locks held!"]),
     lockdep("WARNING: Nested lock was not taken", "WARNING: locking bug in {}"),
     lockdep("WARNING: nested lock was not taken", "WARNING: locking bug in {}"),
     lockdep("WARNING: held lock released with different context", "WARNING: locking bug in {}"),
@@ -206,100 +225,51 @@ const FAMILIES: &[Family] = &[
         "[ INFO: lock held when returning to user space! ]",
         "WARNING: lock held when returning to user space in {}",
     ),
-    Family {
-        marker: true,
-        ..family("WARNING: CPU: ", Kind::Warning, "WARNING in {}", Header::WarningBefore619)
-    },
-    Family {
-        contains: &[", CPU#"],
-        marker: true,
-        ..family("WARNING: ", Kind::Warning, "WARNING in {}", Header::Warning)
-    },
-    Family { marker: true, ..family("kernel BUG at ", Kind::Bug, "kernel BUG in {}", Header::Location) },
-    Family {
-        marker: true,
-        ..family(
-            "BUG: kernel NULL pointer dereference",
-            Kind::Oops,
-            "BUG: kernel NULL pointer dereference in {}",
-            Header::Plain,
-        )
-    },
-    Family {
-        marker: true,
-        ..family(
-            "BUG: unable to handle page fault",
-            Kind::Oops,
-            "BUG: unable to handle kernel paging request in {}",
-            Header::Plain,
-        )
-    },
-    Family {
-        marker: true,
-        ..family(
-            "BUG: unable to handle kernel paging request",
-            Kind::Oops,
-            "BUG: unable to handle kernel paging request in {}",
-            Header::Plain,
-        )
-    },
-    Family {
-        marker: true,
-        ..family("general protection fault", Kind::Oops, "general protection fault in {}", Header::Plain)
-    },
-    Family {
-        marker: true,
-        ..family(
-            "Oops: general protection fault",
-            Kind::Oops,
-            "general protection fault in {}",
-            Header::Plain,
-        )
-    },
-    Family { marker: true, ..family("Oops: ", Kind::Oops, "Oops in {}", Header::Plain) },
-    Family {
-        marker: true,
-        ..family("BUG: KCSAN: ", Kind::MemorySafety, "KCSAN: {what} in {}", Header::WhatInPair)
-    },
-    Family {
-        marker: true,
-        ..family("BUG: KMSAN: ", Kind::MemorySafety, "KMSAN: {what} in {}", Header::WhatInFunction)
-    },
-    Family {
-        marker: true,
-        ..family("BUG: KASAN: ", Kind::MemorySafety, "KASAN: {what} in {}", Header::WhatInFunction)
-    },
+    family("WARNING: CPU: ", Kind::Warning, "WARNING in {}", Header::WarningBefore619).marked(),
+    family("WARNING: ", Kind::Warning, "WARNING in {}", Header::Warning).containing(&[", CPU#"]).marked(),
+    family("kernel BUG at ", Kind::Bug, "kernel BUG in {}", Header::Location).marked(),
+    family(
+        "BUG: kernel NULL pointer dereference",
+        Kind::Oops,
+        "BUG: kernel NULL pointer dereference in {}",
+        Header::Plain,
+    )
+    .marked(),
+    family(
+        "BUG: unable to handle page fault",
+        Kind::Oops,
+        "BUG: unable to handle kernel paging request in {}",
+        Header::Plain,
+    )
+    .marked(),
+    family(
+        "BUG: unable to handle kernel paging request",
+        Kind::Oops,
+        "BUG: unable to handle kernel paging request in {}",
+        Header::Plain,
+    )
+    .marked(),
+    family("general protection fault", Kind::Oops, "general protection fault in {}", Header::Plain).marked(),
+    family("Oops: general protection fault", Kind::Oops, "general protection fault in {}", Header::Plain)
+        .marked(),
+    family("Oops: ", Kind::Oops, "Oops in {}", Header::Plain).marked(),
+    family("BUG: KCSAN: ", Kind::MemorySafety, "KCSAN: {what} in {}", Header::WhatInPair).marked(),
+    family("BUG: KMSAN: ", Kind::MemorySafety, "KMSAN: {what} in {}", Header::WhatInFunction).marked(),
+    family("BUG: KASAN: ", Kind::MemorySafety, "KASAN: {what} in {}", Header::WhatInFunction).marked(),
     family("BUG: KFENCE: ", Kind::MemorySafety, "KFENCE: {what} in {}", Header::WhatInFunction),
     family("UBSAN: ", Kind::MemorySafety, "UBSAN: {what} in {}", Header::WhatAtLocation),
-    Family {
-        contains: &["BUG: soft lockup - CPU#"],
-        ..family("", Kind::Stall, "BUG: soft lockup in {}", Header::Plain)
-    },
-    Family {
-        contains: &["Watchdog detected hard LOCKUP on cpu"],
-        ..family("", Kind::Stall, "BUG: hard lockup in {}", Header::Plain)
-    },
-    Family {
-        contains: &["rcu: INFO: ", "detected stall"],
-        ..family("", Kind::Stall, "INFO: rcu detected stall in {}", Header::Plain)
-    },
-    Family {
-        contains: &["stall"],
-        ..family("INFO: rcu_", Kind::Stall, "INFO: rcu detected stall in {}", Header::Plain)
-    },
-    Family {
-        contains: &[" blocked", " for more than "],
-        ..family("INFO: task ", Kind::Stall, "INFO: task hung in {}", Header::Plain)
-    },
-    Family {
-        marker: true,
-        ..family("Kernel panic - not syncing: ", Kind::Panic, "kernel panic: {what}", Header::Message)
-    },
-    Family {
-        contains: &["(size "],
-        indented: true,
-        ..family("unreferenced object 0x", Kind::MemorySafety, "memory leak in {}", Header::Plain)
-    },
+    family("", Kind::Stall, "BUG: soft lockup in {}", Header::Plain).containing(&["BUG: soft lockup - CPU#"]),
+    family("", Kind::Stall, "BUG: hard lockup in {}", Header::Plain)
+        .containing(&["Watchdog detected hard LOCKUP on cpu"]),
+    family("", Kind::Stall, "INFO: rcu detected stall in {}", Header::Plain)
+        .containing(&["rcu: INFO: ", "detected stall"]),
+    family("INFO: rcu_", Kind::Stall, "INFO: rcu detected stall in {}", Header::Plain).containing(&["stall"]),
+    family("INFO: task ", Kind::Stall, "INFO: task hung in {}", Header::Plain)
+        .containing(&[" blocked", " for more than "]),
+    family("Kernel panic - not syncing: ", Kind::Panic, "kernel panic: {what}", Header::Message).marked(),
+    family("unreferenced object 0x", Kind::MemorySafety, "memory leak in {}", Header::Plain)
+        .containing(&["(size "])
+        .indented(),
     family("BUG: ", Kind::Bug, "BUG: {what} in {}", Header::What),
 ];
 
@@ -317,11 +287,7 @@ fn location_at(text: &str) -> Option<String> {
 }
 
 fn start(line: &str, previous: &str) -> Option<Start> {
-    let family = FAMILIES.iter().find(|f| {
-        (!f.under_rule || previous.starts_with("===="))
-            && line.starts_with(f.prefix)
-            && f.contains.iter().all(|c| line.contains(c))
-    })?;
+    let family = FAMILIES.iter().find(|f| f.matches(line, previous))?;
     let rest = &line[family.prefix.len()..];
     let function = |word: &str| frame_symbol(word.trim_end_matches(',')).map(|f| demangle(&f));
     let (mut what, mut location, mut named_function) = (String::new(), None, None);
@@ -482,7 +448,7 @@ fn is_lock_code(function: &str) -> bool {
 
 /// A symbol without the suffixes the compiler adds to a function's copies (`.isra.0`,
 /// `.constprop.3`, `.part.1`, `.cold`, `.llvm.123`): the title names the function.
-pub fn clean_symbol(symbol: &str) -> String {
+fn clean_symbol(symbol: &str) -> String {
     const SUFFIXES: &[&str] = &["isra", "constprop", "part", "cold", "llvm", "lto_priv"];
     let mut name = symbol;
     while let Some((head, tail)) = name.rsplit_once('.') {
@@ -1057,11 +1023,7 @@ mod synthetic {
         for (i, row) in FAMILIES.iter().enumerate() {
             let line = format!("{}{}", row.prefix, row.contains.join(" "));
             let previous = if row.under_rule { "=====" } else { "" };
-            let first = FAMILIES.iter().position(|f| {
-                (!f.under_rule || previous.starts_with("===="))
-                    && line.starts_with(f.prefix)
-                    && f.contains.iter().all(|c| line.contains(c))
-            });
+            let first = FAMILIES.iter().position(|f| f.matches(&line, previous));
             assert_eq!(first, Some(i), "row {i} ({:?}) is shadowed by an earlier row", row.prefix);
         }
     }

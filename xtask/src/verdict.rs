@@ -280,17 +280,23 @@ mod tests {
         assert!(hung.failures[0].contains("hung"), "{:?}", hung.failures);
     }
 
+    /// A WARNING in `f` that ends with its marker.
+    fn warn(f: &str) -> String {
+        format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n")
+    }
+
+    /// insmod succeeded and the guest reached its end.
+    const ENDED: &str = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
+
     #[test]
     fn tolerated_reports_may_come_or_not() {
         let s = scenario(
             "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\ntolerated=[{title='WARNING in g', reason='r'}]\n",
         );
-        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
-        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
-        assert!(judge_log(&s, &format!("{}{end}", warn("f")), End::Exited(Some(0))).passed());
-        assert!(judge_log(&s, &format!("{}{}{end}", warn("g"), warn("f")), End::Exited(Some(0))).passed());
-        assert!(!judge_log(&s, &format!("{}{}{end}", warn("h"), warn("f")), End::Exited(Some(0))).passed());
-        assert!(!judge_log(&s, &format!("{}{end}", warn("g")), End::Exited(Some(0))).passed());
+        assert!(judge_log(&s, &format!("{}{ENDED}", warn("f")), End::Exited(Some(0))).passed());
+        assert!(judge_log(&s, &format!("{}{}{ENDED}", warn("g"), warn("f")), End::Exited(Some(0))).passed());
+        assert!(!judge_log(&s, &format!("{}{}{ENDED}", warn("h"), warn("f")), End::Exited(Some(0))).passed());
+        assert!(!judge_log(&s, &format!("{}{ENDED}", warn("g")), End::Exited(Some(0))).passed());
     }
 
     #[test]
@@ -298,11 +304,9 @@ mod tests {
         let s = scenario(
             "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f']\n[[expect.alternative]]\nreason='r'\nreports=['WARNING in g', 'WARNING in f']\n",
         );
-        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
-        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
-        assert!(judge_log(&s, &format!("{}{end}", warn("f")), End::Exited(Some(0))).passed());
-        assert!(judge_log(&s, &format!("{}{}{end}", warn("g"), warn("f")), End::Exited(Some(0))).passed());
-        let neither = judge_log(&s, &format!("{}{end}", warn("g")), End::Exited(Some(0)));
+        assert!(judge_log(&s, &format!("{}{ENDED}", warn("f")), End::Exited(Some(0))).passed());
+        assert!(judge_log(&s, &format!("{}{}{ENDED}", warn("g"), warn("f")), End::Exited(Some(0))).passed());
+        let neither = judge_log(&s, &format!("{}{ENDED}", warn("g")), End::Exited(Some(0)));
         assert!(
             neither.failures[0].contains("or [\"WARNING in g\", \"WARNING in f\"]"),
             "{:?}",
@@ -316,17 +320,15 @@ mod tests {
             "description='x'\n[expect]\noutcome='panic'\nreports=['WARNING in f', 'WARNING in h']\n\
              [[expect.alternative]]\nreason='r'\noutcome='reports'\nreports=['WARNING in f']\nthen_any=['WARNING in g']\n",
         );
-        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
-        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
         let panicked = format!("{}{}", warn("f"), warn("h"));
         assert!(judge_log(&s, &panicked, End::Exited(Some(0))).passed());
-        let survived = format!("{}{}{}{end}", warn("f"), warn("g"), warn("g2"));
+        let survived = format!("{}{}{}{ENDED}", warn("f"), warn("g"), warn("g2"));
         assert!(judge_log(&s, &survived, End::Exited(Some(0))).passed());
-        assert!(judge_log(&s, &format!("{}{end}", warn("f")), End::Exited(Some(0))).passed());
+        assert!(judge_log(&s, &format!("{}{ENDED}", warn("f")), End::Exited(Some(0))).passed());
         // The first ending's reports with the second's outcome fit neither.
-        let mixed = judge_log(&s, &format!("{panicked}{end}"), End::Exited(Some(0)));
+        let mixed = judge_log(&s, &format!("{panicked}{ENDED}"), End::Exited(Some(0)));
         assert!(!mixed.passed());
-        assert!(!judge_log(&s, &format!("{}{}{end}", warn("f"), warn("x")), End::Exited(Some(0))).passed());
+        assert!(!judge_log(&s, &format!("{}{}{ENDED}", warn("f"), warn("x")), End::Exited(Some(0))).passed());
     }
 
     #[test]
@@ -334,11 +336,9 @@ mod tests {
         let s = scenario(
             "description='x'\n[expect]\noutcome='reports'\nreports=['WARNING in f', 'WARNING in g']\nrepeats=[{title='WARNING in f', reason='r'}]\n",
         );
-        let warn = |f: &str| format!("WARNING: a.c:1 at {f}+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n");
-        let end = "irqlock-harness: step 1: exit=0\nirqlock-harness: end\n";
-        let twice = format!("{}{}{}{end}", warn("f"), warn("f"), warn("g"));
+        let twice = format!("{}{}{}{ENDED}", warn("f"), warn("f"), warn("g"));
         assert!(judge_log(&s, &twice, End::Exited(Some(0))).passed());
-        let apart = format!("{}{}{}{end}", warn("f"), warn("g"), warn("f"));
+        let apart = format!("{}{}{}{ENDED}", warn("f"), warn("g"), warn("f"));
         assert!(!judge_log(&s, &apart, End::Exited(Some(0))).passed());
         let no_reason = "description='x'\n[expect]\noutcome='clean'\ntolerated=[{title='W', reason=' '}]\n";
         assert!(Scenario::parse("t", no_reason).unwrap_err().message.contains("needs its reason"));
