@@ -152,7 +152,7 @@ fn annotate(line: &str, guilty: Option<&str>, source: Option<&str>) -> Option<St
 
 /// The module's lines from a console: `irqlock: process: ...` and friends.
 fn module_line<'a>(console: &'a str, prefix: &str) -> Option<&'a str> {
-    console.lines().map(triage::strip_prefix).find_map(|l| {
+    triage::whole_lines(console).into_iter().map(triage::strip_prefix).find_map(|l| {
         let at = l.find(prefix)?;
         Some(l[at + prefix.len()..].trim())
     })
@@ -226,18 +226,12 @@ const RT_SCENARIOS: [(&str, &str); 4] = [
 /// The lines of a boot that show what changed: the handler's context, the interrupted task or
 /// thread, the atomic-context evidence, and the result.
 fn evidence(console: &str) -> Vec<(&'static str, String)> {
-    let find = |needle: &str| {
-        console.lines().map(triage::strip_prefix).find(|l| l.contains(needle)).map(|l| l.trim().to_string())
-    };
-    let field = |line: Option<String>, from: &str| {
-        line.and_then(|l| l.split_once(from).map(|(_, rest)| rest.to_string())).unwrap_or_else(|| "-".into())
-    };
-    // `split_once("")` keeps the whole line.
+    let after = |prefix: &str| module_line(console, prefix).unwrap_or("-").to_string();
     vec![
-        ("handler", field(find("irqlock: handler: "), "handler: ")),
-        ("might_sleep() found", field(find("in_atomic(): "), "")),
-        ("RCU nest depth", field(find("RCU nest depth: "), "RCU nest depth: ")),
-        ("result", field(find("irqlock: done: "), "done: ")),
+        ("handler", after("irqlock: handler: ")),
+        ("in_atomic() (might_sleep's check)", after("in_atomic(): ")),
+        ("RCU nest depth", after("RCU nest depth: ")),
+        ("result", after("irqlock: done: ")),
     ]
 }
 
@@ -389,7 +383,7 @@ fn render(style: &Style, good: &Boot, bad: &Boot, contended: &Boot, ko: &Path) -
     out += &format!("\n{}\n", style.heading("Two CPUs, one spinlock: the handler that finds it held spins"));
     out += "Each CPU's timer handler holds the lock until the other CPU's handler wants it\n\
             (two_cpus_spinlock_irqsave): the other one spins, never sleeps, then proceeds.\n";
-    for line in contended.console.lines().map(triage::strip_prefix) {
+    for line in triage::whole_lines(&contended.console).into_iter().map(triage::strip_prefix) {
         if let Some(rest) = line.strip_prefix("irqlock: done: ") {
             out += &format!("  {}\n", style.good(rest.trim()));
         }
@@ -507,6 +501,18 @@ mod tests {
             Some("the guilty frame: rust/shared.rs:54")
         );
         assert_eq!(note("RCU nest depth: 0, expected: 0"), None);
+    }
+
+    /// A real PREEMPT_RT boot whose console cut the handler's line and printed it again.
+    #[test]
+    fn reads_the_whole_line_the_console_printed_again() {
+        let path = project_dir().join("tests/fixtures/rt/mutex-replayed-line.log");
+        let console = std::fs::read_to_string(path).unwrap();
+        assert!(console.contains("** replaying previous printk message **"));
+        assert_eq!(
+            module_line(&console, "irqlock: handler: "),
+            Some("in_hardirq=0 in_serving_softirq=1 irqs_disabled=0 preempt_count=0x0 cpu=0")
+        );
     }
 
     #[test]

@@ -80,12 +80,12 @@ fn escape(text: &str) -> String {
 
 /// The console line that contains `needle`, with its timestamp.
 fn line_with<'a>(console: &'a str, needle: &str) -> Option<&'a str> {
-    console.lines().map(|l| l.trim_end_matches('\r')).find(|l| l.contains(needle))
+    triage::whole_lines(console).into_iter().find(|l| l.contains(needle))
 }
 
 /// Every console line that contains `needle`, with its timestamp.
 fn lines_with<'a>(console: &'a str, needle: &'a str) -> impl Iterator<Item = &'a str> {
-    console.lines().map(|l| l.trim_end_matches('\r')).filter(move |l| l.contains(needle))
+    triage::whole_lines(console).into_iter().filter(move |l| l.contains(needle))
 }
 
 /// `preempt_count=0x...` of a module line, decoded.

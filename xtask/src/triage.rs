@@ -677,18 +677,25 @@ struct Open<'a> {
 ///
 /// With caller ids, a report takes only the lines of the CPU or task that started it, so that
 /// lines printed by others in between are left out of it.
-pub fn parse(log: &str) -> Vec<Report> {
-    let raw: Vec<&str> = log.split('\n').collect();
-    let count = if log.ends_with('\n') { raw.len() - 1 } else { raw.len() };
-    let mut lines: Vec<&str> = raw[..count].iter().map(|l| strip_prefix(l)).collect();
-    // A console whose printing was taken over mid-line (nbcon) prints the line again in full
-    // after this marker: the cut copy above it is no line of its own.
-    for i in 1..count {
+/// The console's lines, one per entry (the first line is line 1 of the file), with a line
+/// that the console cut and printed again in full left empty: a console whose printing was
+/// taken over mid-line (nbcon) prints the line again after `** replaying previous printk
+/// message **`.
+pub fn whole_lines(log: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = log.lines().map(|l| l.trim_end_matches('\r')).collect();
+    for i in 1..lines.len() {
         if lines[i].trim_end() == "** replaying previous printk message **" {
             lines[i - 1] = "";
             lines[i] = "";
         }
     }
+    lines
+}
+
+pub fn parse(log: &str) -> Vec<Report> {
+    let raw = whole_lines(log);
+    let count = raw.len();
+    let lines: Vec<&str> = raw.iter().map(|l| strip_prefix(l)).collect();
     let callers: Vec<Option<&str>> = raw[..count].iter().map(|l| caller_id(l)).collect();
     let mut reports: Vec<Report> = Vec::new();
     let mut open: Option<Open> = None;
