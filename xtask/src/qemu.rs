@@ -257,6 +257,7 @@ impl Vm {
         let Ok(registers) = monitor.run("info registers -a") else { return };
         let file = console.with_file_name("cpus-at-hang.txt");
         let _ = std::fs::write(&file, &registers);
+        // `<build>/arch/x86/boot/bzImage`: the build tree, and its System.map, are 4 levels up.
         let map = self.kernel.ancestors().nth(4).map(|dir| dir.join("System.map"));
         let symbols = map.and_then(|m| std::fs::read_to_string(m).ok()).unwrap_or_default();
         let places: Vec<String> = registers
