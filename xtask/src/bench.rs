@@ -82,6 +82,10 @@ pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
         eprintln!("bench: making sure every snapshot is saved");
         run_matrix(&prepared, &scenarios, &[], jobs, &prepared.out.join("warm-up"));
     }
+    // Each scenario alone on an idle machine, as the bare boot was: what one `cargo xtask
+    // run` waits for.
+    eprintln!("bench: each scenario alone");
+    let alone = run_matrix(&prepared, &scenarios, &[], 1, &prepared.out.join("alone"));
     let started = Instant::now();
     let results = run_matrix(&prepared, &scenarios, &blocks, jobs, &prepared.out.join("matrix"));
     let matrix = started.elapsed().as_secs_f64();
@@ -99,10 +103,15 @@ pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
     };
 
     let bare_median = median(bare.clone());
-    let per_scenario: Vec<(String, f64)> =
-        results.iter().filter(|r| r.kind == Kind::Scenario).map(|r| (r.name.clone(), r.seconds)).collect();
+    let seconds = |results: &[results::TestResult]| -> Vec<(String, f64)> {
+        results.iter().filter(|r| r.kind == Kind::Scenario).map(|r| (r.name.clone(), r.seconds)).collect()
+    };
+    let per_scenario = seconds(&alone);
+    let in_matrix = seconds(&results);
     let verdict_median = median(per_scenario.iter().map(|(_, s)| *s).collect());
+    let matrix_median = median(in_matrix.iter().map(|(_, s)| *s).collect());
     let (pass, fail, error) = results::counts(&results);
+    let (_, alone_fail, alone_error) = results::counts(&alone);
 
     let mut out = String::new();
     out += &format!(
@@ -112,13 +121,14 @@ pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
     );
     let list = |v: &[f64]| v.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" ");
     out += &format!("bare boot (reference)         median {bare_median:.2}s   ({} s)\n", list(&bare));
-    out += "boot-to-verdict per scenario\n";
-    for (name, seconds) in &per_scenario {
-        out += &format!("  {name:<28} {seconds:6.2}s  {:5.2} x bare\n", seconds / bare_median);
+    out += "boot-to-verdict per scenario   alone     x bare   in the matrix\n";
+    for ((name, seconds), (_, shared)) in per_scenario.iter().zip(&in_matrix) {
+        out += &format!("  {name:<28} {seconds:6.2}s  {:5.2}      {shared:6.2}s\n", seconds / bare_median);
     }
     out += &format!(
-        "boot-to-verdict               median {verdict_median:.2}s   {:.2} x bare\n",
-        verdict_median / bare_median
+        "boot-to-verdict               median {verdict_median:.2}s   {:.2} x bare   (in the matrix, {jobs} at a time: median {matrix_median:.2}s, {:.2} x bare)\n",
+        verdict_median / bare_median,
+        matrix_median / bare_median
     );
     out += &format!(
         "whole matrix ({} scenarios, {} lab blocks; {pass} passed, {} failed)   {matrix:.1}s   {:.1} x bare\n",
@@ -144,6 +154,14 @@ pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
         &format!("cargo xtask test --repeat 100 about {:.0} min (100 x the matrix)\n", matrix * 100.0 / 60.0);
     print!("{out}");
     eprintln!("bench: output in {}", prepared.out.display());
+    if alone_fail + alone_error > 0 {
+        eprintln!(
+            "bench: {} scenarios did not pass when booted alone; see {}",
+            alone_fail + alone_error,
+            prepared.out.join("alone").display()
+        );
+        return Ok(EXIT_FAIL);
+    }
     if fail + error > 0 {
         eprintln!(
             "bench: {} of the matrix's tests did not pass: these figures time failing boots; see {}",

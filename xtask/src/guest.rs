@@ -64,53 +64,76 @@ const PRELUDE: &str = "#!/bin/busybox sh\n\
      /bin/busybox --install -s /bin\n\
      mount -t proc proc /proc\n\
      mount -t sysfs sysfs /sys\n\
-     mount -t devtmpfs devtmpfs /dev\n";
+     mount -t devtmpfs devtmpfs /dev\n\
+     echo 1 > /sys/kernel/rcu_expedited\n";
+
+/// The shell functions every init script defines, so that the steps themselves are a few
+/// short lines (a resumed guest receives them over a serial port, at a few kilobytes a
+/// second). Builtins only, but for the taint read: under emulation every process started
+/// costs tens of milliseconds.
+/// - `irqlock_say LINE` writes a line to the console, for people, and to ttyS1 (fd 3), which
+///   carries nothing else, for the harness: on the console, kernel messages can cut a line.
+/// - `irqlock_begin` opens ttyS1 and says that user space runs.
+/// - `irqlock_step N COMMAND` announces step N; `irqlock_exit N STATUS` copies the step's
+///   output and reports its exit status.
+/// - `irqlock_end` reports the taint mask and `end`, closes ttyS1 (its last close waits until
+///   its output has been sent), and writes [`FLUSHED`] through the kernel's log.
+/// - `irqlock_rescan_pci` forgets QEMU's edu devices (vendor 0x1234) and finds them again.
+/// - `irqlock_shell` starts a shell with job control on the console.
+fn library() -> String {
+    format!(
+        "irqlock_say() {{ printf '%s\\n' \"$1\"; printf '%s\\n' \"$1\" >&3; }}\n\
+         irqlock_begin() {{ exec 3>> {HARNESS_TTY}; irqlock_say '{begin}'; }}\n\
+         irqlock_step() {{ irqlock_say \"{MARKER} step $1: $2\"; }}\n\
+         irqlock_exit() {{\n\
+         \x20 while IFS= read -r line || [ -n \"$line\" ]; do irqlock_say \"$line\"; done < /tmp/out\n\
+         \x20 irqlock_say \"{MARKER} step $1: exit=$2\"\n\
+         }}\n\
+         irqlock_end() {{\n\
+         \x20 tainted=$(cat /proc/sys/kernel/tainted)\n\
+         \x20 irqlock_say \"{MARKER} tainted=$tainted\"\n\
+         \x20 irqlock_say '{MARKER} end'\n\
+         \x20 exec 3>&-\n\
+         \x20 echo '<4>{FLUSHED}' > /dev/kmsg\n\
+         }}\n\
+         irqlock_rescan_pci() {{\n\
+         \x20 for d in /sys/bus/pci/devices/*; do read -r v < $d/vendor; [ \"$v\" = 0x1234 ] && echo 1 > $d/remove; done\n\
+         \x20 echo 1 > /sys/bus/pci/rescan\n\
+         }}\n\
+         irqlock_shell() {{\n\
+         \x20 exec 3>&-\n\
+         \x20 echo 'irqlock lab shell: the module is /irqlock.ko; exit powers the VM off'\n\
+         \x20 setsid cttyhack sh -l\n\
+         }}\n",
+        begin = boot_marker()
+    )
+}
 
 /// The init script for `steps`. Each step prints `irqlock-harness: step N: COMMAND` before and
 /// `irqlock-harness: step N: exit=STATUS` after; the end prints the taint mask and `end`.
 pub fn init_script(steps: &[Step], finish: Finish) -> String {
-    format!("{PRELUDE}{}", steps_script(steps, finish))
+    format!("{PRELUDE}{}{}", library(), steps_script(steps, finish))
 }
 
-/// The shell function that writes a line to the console, for people, and to ttyS1 (fd 3),
-/// which carries nothing else, for the harness: on the console, kernel messages can cut a line
-/// in two. Builtins only: under emulation every process started costs tens of milliseconds.
-const SAY: &str = "irqlock_say() { printf '%s\\n' \"$1\"; printf '%s\\n' \"$1\" >&3; }\n";
-
-/// What the init script does once user space runs: the steps, then the end.
+/// What the init script does once user space runs: the steps, then the end. A sysctl file
+/// read a byte at a time (as `read` does) gives one digit, hence `cat` for the taint.
 pub fn steps_script(steps: &[Step], finish: Finish) -> String {
-    let mut script = format!("exec 3>> {HARNESS_TTY}\n{SAY}irqlock_say '{}'\n", boot_marker());
+    let mut script = "irqlock_begin\n".to_string();
     for (i, step) in steps.iter().enumerate() {
         script += &step_script(i + 1, step);
     }
-    match finish {
-        Finish::PowerOff => {
-            // One read: a sysctl file read a byte at a time (as `read` does) gives one digit.
-            script += "tainted=$(cat /proc/sys/kernel/tainted)\n";
-            script += &format!("irqlock_say \"{MARKER} tainted=$tainted\"\n");
-            script += &format!("irqlock_say '{MARKER} end'\n");
-            // The last close of ttyS1 waits until its output has been sent.
-            script += "exec 3>&-\n";
-            // Through the kernel's log: once the console shows this line, it has shown every
-            // kernel message before it, and the harness may stop the VM (see FLUSHED).
-            script += &format!("echo '<4>{FLUSHED}' > /dev/kmsg\n");
-        }
-        Finish::Shell => {
-            script += "exec 3>&-\n";
-            script += "echo 'irqlock lab shell: the module is /irqlock.ko; exit powers the VM off'\n";
-            // A shell with job control on the console; when it exits, power off.
-            script += "setsid cttyhack sh -l\n";
-        }
-    }
+    script += match finish {
+        Finish::PowerOff => "irqlock_end\n",
+        Finish::Shell => "irqlock_shell\n",
+    };
     script += "reboot -f\n";
     script
 }
 
 /// The last line of a guest that ran to its end, printed through the kernel's log after the
 /// `end` marker. The console prints kernel messages in order, so when it shows this line it
-/// has shown every report before it, and ttyS1 has drained (each `tee` to it closes the port,
-/// which waits for its output to be sent). The harness then stops the VM rather than wait for
-/// it to reboot.
+/// has shown every report before it, and ttyS1 has drained (its last close waits for its
+/// output to be sent). The harness then stops the VM rather than wait for it to reboot.
 pub const FLUSHED: &str = "irqlock-harness: console flushed";
 
 /// The line a waiting guest prints on ttyS1 once it is ready to be saved as a snapshot.
@@ -119,41 +142,50 @@ pub const READY: &str = "irqlock-harness: ready";
 pub const GO: &str = "irqlock-harness: go";
 /// The line after which the steps begin; a guest ignores what comes before it.
 pub const SYNC: &str = "irqlock-harness: steps follow";
-/// How a guest says what it received: this, then the SHA-256 of the steps, in hexadecimal.
-pub const STEPS_SUM: &str = "irqlock-harness: steps sha256 ";
+/// How a guest says what it received: this, then the number of bytes between [`SYNC`] and
+/// [`GO`]. What a serial port loses is bytes, so their count shows a damaged copy; counting
+/// is done by the shell, where a checksum would start a process.
+pub const STEPS_RECEIVED: &str = "irqlock-harness: steps received ";
 
 /// The init script of a guest that is booted once and kept as a snapshot: once the boot has
 /// settled (the TSC clocksource is in use, 5 s at most, and the console has caught up), it
 /// opens ttyS1 until it has its steps (a tty closed and opened again drops what came in
-/// between), and
-/// says it is ready, then waits on ttyS1 for the steps (the lines from [`SYNC`] to [`GO`]),
-/// says what it received ([`STEPS_SUM`]), and runs them once the harness answers that they
-/// arrived whole. It closes ttyS1 before running them: the steps' last close of the port must
-/// be the one that waits until their output has been sent.
+/// between), says it is ready, then waits on ttyS1 for the steps (the lines from [`SYNC`] to
+/// [`GO`]), says how much it received ([`STEPS_RECEIVED`]), and runs them once the harness
+/// answers that they arrived whole. It closes ttyS1 before running them: the steps' last close
+/// of the port must be the one that waits until their output has been sent.
 /// Every scenario resumes the same waiting guest, in which nothing of the module ever ran.
 pub fn waiting_init_script() -> String {
     format!(
-        "{PRELUDE}\
+        "{PRELUDE}{library}\
          stty -F {HARNESS_TTY} raw -echo\n\
          exec 4<> {HARNESS_TTY}\n\
          i=0\n\
          while [ \"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\" != tsc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
          sleep 0.2\n\
          echo '{READY}' >&4\n\
-         while :; do\n\
-         \x20 : > /tmp/steps; started=\n\
+         {receive}         exec 4<&-\n\
+         eval \"$steps\"\n",
+        library = library(),
+        receive = receive_steps()
+    )
+}
+
+/// The waiting guest's loop that reads the steps from ttyS1 (fd 4) into `$steps`: until the
+/// harness answers `OK` to the byte count, each copy is received anew.
+fn receive_steps() -> String {
+    format!(
+        "while :; do\n\
+         \x20 steps=; started=\n\
          \x20 while IFS= read -r line <&4; do\n\
          \x20   [ \"$line\" = '{GO}' ] && break\n\
-         \x20   if [ \"$line\" = '{SYNC}' ]; then started=1; : > /tmp/steps; continue; fi\n\
-         \x20   [ -n \"$started\" ] && printf '%s\\n' \"$line\" >> /tmp/steps\n\
+         \x20   if [ \"$line\" = '{SYNC}' ]; then started=1; steps=; continue; fi\n\
+         \x20   [ -n \"$started\" ] && steps=\"$steps$line\n\"\n\
          \x20 done\n\
-         \x20 sum=$(sha256sum < /tmp/steps)\n\
-         \x20 echo \"{STEPS_SUM}${{sum%% *}}\" >&4\n\
+         \x20 echo \"{STEPS_RECEIVED}${{#steps}}\" >&4\n\
          \x20 IFS= read -r answer <&4\n\
          \x20 [ \"$answer\" = AGAIN ] || break\n\
-         done\n\
-         exec 4<&-\n\
-         . /tmp/steps\n"
+         done\n"
     )
 }
 
@@ -161,13 +193,11 @@ pub fn waiting_init_script() -> String {
 /// `a; b && c | d` is captured entirely), and report the exit status of the whole entry.
 fn step_script(n: usize, step: &Step) -> String {
     let command = step.command();
-    let mut lines = format!("irqlock_say {}\n", cmd::quote(&format!("{MARKER} step {n}: {command}")));
     // The newline before `)` keeps a trailing `# comment` from swallowing it.
-    lines += &format!("( {command}\n) > /tmp/out 2>&1\n");
-    lines += "status=$?\n";
-    lines += "while IFS= read -r line || [ -n \"$line\" ]; do irqlock_say \"$line\"; done < /tmp/out\n";
-    lines += &format!("irqlock_say \"{MARKER} step {n}: exit=$status\"\n");
-    lines
+    format!(
+        "irqlock_step {n} {}\n( {command}\n) > /tmp/out 2>&1\nirqlock_exit {n} $?\n",
+        cmd::quote(&command)
+    )
 }
 
 /// How the VM ended.
@@ -231,7 +261,7 @@ mod tests {
     fn the_waiting_guest_lets_go_of_ttys1_before_its_steps() {
         let script = waiting_init_script();
         let closed = script.find("exec 4<&-").expect("the waiting guest closes its ttyS1");
-        let steps = script.find(". /tmp/steps").expect("the waiting guest runs its steps");
+        let steps = script.find("eval \"$steps\"").expect("the waiting guest runs its steps");
         assert!(closed < steps);
     }
 
@@ -241,30 +271,69 @@ mod tests {
             &[Step::Insmod(vec!["lock=mutex".into(), "x=a b".into()]), Step::Rmmod],
             Finish::PowerOff,
         );
-        let step1 = r"irqlock_say 'irqlock-harness: step 1: insmod /irqlock.ko lock=mutex '\''x=a b'\'''";
-        assert!(script.contains(&format!("{step1}\n")), "{script}");
-        assert!(script.contains("( insmod /irqlock.ko lock=mutex 'x=a b'\n) > /tmp/out 2>&1\nstatus=$?\n"));
-        assert!(script.contains("irqlock_say \"irqlock-harness: step 2: exit=$status\"\n"));
-        assert!(script.ends_with(
-            "irqlock_say 'irqlock-harness: end'\nexec 3>&-\n\
-             echo '<4>irqlock-harness: console flushed' > /dev/kmsg\nreboot -f\n"
+        let step1 = r"irqlock_step 1 'insmod /irqlock.ko lock=mutex '\''x=a b'\'''";
+        assert!(script.contains(&format!("\nirqlock_begin\n{step1}\n")), "{script}");
+        assert!(script
+            .contains("( insmod /irqlock.ko lock=mutex 'x=a b'\n) > /tmp/out 2>&1\nirqlock_exit 1 $?\n"));
+        assert!(script.contains(
+            "irqlock_step 2 'rmmod irqlock'\n( rmmod irqlock\n) > /tmp/out 2>&1\nirqlock_exit 2 $?\n"
         ));
+        assert!(script.ends_with("irqlock_exit 2 $?\nirqlock_end\nreboot -f\n"), "{script}");
+    }
+
+    /// Runs `script` with the host's `sh`, a file standing in for ttyS1 (fd 3); returns what
+    /// the console and the file received.
+    fn run_with_host_sh(name: &str, script: &str) -> (String, String) {
+        let dir = std::env::temp_dir().join(format!("irqlock-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tty = dir.join("ttyS1");
+        // Each test its own output file: tests run at once.
+        let script = format!("{}exec 3>> {}\n{script}", library(), tty.display()).replace("/tmp/out", "out");
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).current_dir(&dir).output().unwrap();
+        let channel = std::fs::read_to_string(&tty).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        (String::from_utf8_lossy(&out.stdout).into_owned(), channel)
+    }
+
+    /// The steps' markers, on both the console and ttyS1, as the harness reads them.
+    #[test]
+    fn the_steps_say_each_step_and_its_status() {
+        let steps = [Step::Shell("echo one".into()), Step::Shell("exit 3".into())];
+        let script = steps_script(&steps, Finish::PowerOff)
+            .replace("irqlock_begin\n", "")
+            .replace("irqlock_end\nreboot -f\n", "");
+        let (console, channel) = run_with_host_sh("steps", &script);
+        let want = "irqlock-harness: step 1: echo one\none\nirqlock-harness: step 1: exit=0\n\
+                    irqlock-harness: step 2: exit 3\nirqlock-harness: step 2: exit=3\n";
+        assert_eq!(console, want);
+        assert_eq!(channel, want);
+        assert_eq!(markers(&channel).exits, vec![(1, 0), (2, 3)]);
+    }
+
+    /// The waiting guest counts what it received after the last sync line, as the harness
+    /// counts what it sent; whatever came before a sync line (bytes lost or left) is ignored.
+    #[test]
+    fn the_waiting_guest_counts_the_bytes_of_its_steps() {
+        let steps = "irqlock_step 1 'echo \"a  b\\\\c\"'\n  indented\n";
+        let input = format!("rt-lost-this{SYNC}\n{SYNC}\n{steps}{GO}\nOK\n");
+        let dir = std::env::temp_dir().join(format!("irqlock-receive-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("in"), input).unwrap();
+        // The count goes to standard output instead of back on fd 4.
+        let script = format!("exec 4< in\n{}printf '%s' \"$steps\"", receive_steps().replace(">&4", ""));
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).current_dir(&dir).output().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout, format!("{STEPS_RECEIVED}{}\n{steps}", steps.len()));
     }
 
     /// A compound entry is captured whole, with the status of the whole entry; run with the
     /// host's `sh`, with a file standing in for ttyS1.
     #[test]
     fn a_compound_command_is_captured_whole() {
-        let dir = std::env::temp_dir().join(format!("irqlock-step-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let tty = dir.join("ttyS1");
         let step = Step::Shell("echo a; echo b && echo c | tr c d; false # a comment".into());
-        let script = format!("exec 3>> {}\n{SAY}{}", tty.display(), step_script(3, &step));
-        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
-        let console = String::from_utf8_lossy(&out.stdout);
-        let channel = std::fs::read_to_string(&tty).unwrap();
+        let (console, channel) = run_with_host_sh("compound", &step_script(3, &step));
         assert!(console.contains("a\nb\nd\nirqlock-harness: step 3: exit=1\n"), "{console}");
         assert!(channel.contains("a\nb\nd\nirqlock-harness: step 3: exit=1\n"), "{channel}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

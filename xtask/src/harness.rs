@@ -54,9 +54,7 @@ fn resume_prelude(devices: &[String]) -> String {
     if devices.is_empty() {
         return String::new();
     }
-    "for d in /sys/bus/pci/devices/*; do [ \"$(cat $d/vendor)\" = 0x1234 ] && echo 1 > $d/remove; done\n\
-     echo 1 > /sys/bus/pci/rescan\n"
-        .to_string()
+    "irqlock_rescan_pci\n".to_string()
 }
 
 /// vCPUs per guest: two, so that one CPU's lockup detector can watch the other.

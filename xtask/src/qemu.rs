@@ -8,8 +8,6 @@ use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::guest;
 pub use crate::guest::End;
-use crate::paths::hex;
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -109,14 +107,7 @@ impl Vm {
         for device in &self.devices {
             qemu.args(["-device", device]);
         }
-        let mut append = vec![
-            // Kernel messages and init's output on the serial port.
-            "console=ttyS0".to_string(),
-            // Reboot at once on a panic, which -no-reboot turns into QEMU exiting.
-            "panic=-1".to_string(),
-        ];
-        append.extend(self.cmdline.iter().cloned());
-        qemu.arg("-append").arg(append.join(" "));
+        qemu.arg("-append").arg(self.kernel_cmdline());
         if let (Some(resume), Some(log)) = (&self.resume, &self.harness_log) {
             // Load the saved guest instead of booting; it stays paused until `cont`.
             qemu.arg("-incoming").arg(format!("file:{}", resume.snapshot.display()));
@@ -124,6 +115,21 @@ impl Vm {
                 .arg(format!("unix:{},server=on,wait=off", socket_path(log, "mon").display()));
         }
         qemu
+    }
+
+    /// The kernel's command line: the harness's options, then the scenario's.
+    pub fn kernel_cmdline(&self) -> String {
+        let mut append = vec![
+            // Kernel messages and init's output on the serial port.
+            "console=ttyS0".to_string(),
+            // Reboot at once on a panic, which -no-reboot turns into QEMU exiting.
+            "panic=-1".to_string(),
+            // ... without first trying for a second to stop the other CPUs, which a CPU
+            // spinning with interrupts off (a hard lockup) never answers.
+            "reboot=force".to_string(),
+        ];
+        append.extend(self.cmdline.iter().cloned());
+        append.join(" ")
     }
 
     /// Boots, writes the console to `console` (and, when `echo`, to stdout as it comes), and
@@ -375,12 +381,12 @@ impl Monitor {
     }
 }
 
-/// Sends `steps` to a resumed guest, which answers with their SHA-256 as it received them:
-/// the first bytes to a freshly resumed guest can be lost (seen on PREEMPT_RT, whose serial
-/// port is served by a thread), so each copy follows [`guest::SYNC`] lines, and a copy that
-/// arrived damaged is sent again.
+/// Sends `steps` to a resumed guest, which answers with how many bytes it received: the first
+/// bytes to a freshly resumed guest can be lost (seen on PREEMPT_RT, whose serial port is
+/// served by a thread), so each copy follows [`guest::SYNC`] lines, and a copy that arrived
+/// short is sent again.
 fn send_steps(channel: &mut UnixStream, steps: &str) -> Result<()> {
-    let want = hex(&Sha256::digest(steps.as_bytes()));
+    let want = steps.len().to_string();
     let payload = format!("{sync}\n{sync}\n{sync}\n{steps}{go}\n", sync = guest::SYNC, go = guest::GO);
     channel.set_read_timeout(Some(Duration::from_secs(30))).context(|| "the guest's channel".into())?;
     for attempt in 1..=3 {
@@ -391,13 +397,15 @@ fn send_steps(channel: &mut UnixStream, steps: &str) -> Result<()> {
                  console says why; `--no-snapshot` boots every VM with its steps in the initramfs"
             ))
         })?;
-        let got = line.trim().strip_prefix(guest::STEPS_SUM).unwrap_or("").to_string();
+        let got = line.trim().strip_prefix(guest::STEPS_RECEIVED).unwrap_or("").to_string();
         if got == want {
             channel.write_all(b"OK\n").context(|| "answering the guest".into())?;
             channel.set_read_timeout(None).context(|| "the guest's channel".into())?;
             return Ok(());
         }
-        eprintln!("qemu: the guest received its steps damaged (attempt {attempt}); sending them again");
+        eprintln!(
+            "qemu: the guest received {got} bytes of its {want} bytes of steps (attempt {attempt}); sending them again"
+        );
         channel.write_all(b"AGAIN\n").context(|| "answering the guest".into())?;
     }
     Err(Error::unavailable(
@@ -475,7 +483,7 @@ mod tests {
         assert!(line.contains(" -smp 2 -m 512 "), "{line}");
         assert!(line.contains(" -device edu "), "{line}");
         assert!(line.contains(" -serial stdio -serial file:/t/harness.log "), "{line}");
-        assert!(line.ends_with("-append 'console=ttyS0 panic=-1 watchdog_thresh=2'"), "{line}");
+        assert!(line.ends_with("-append 'console=ttyS0 panic=-1 reboot=force watchdog_thresh=2'"), "{line}");
     }
 }
 

@@ -79,13 +79,13 @@ fn key(vm: &Vm, initrd: &[u8]) -> String {
     let kernel = fs::metadata(&vm.kernel).map(|m| (m.len(), m.modified().ok())).ok();
     let mut hash = Sha256::new();
     hash.update(format!(
-        "{RECIPE}\n{qemu_version}\n{:?}\n{}\n{kernel:?}\n{} {}\n{:?}\n{:?}\n",
+        "{RECIPE}\n{qemu_version}\n{:?}\n{}\n{kernel:?}\n{} {}\n{:?}\n{}\n",
         vm.accel,
         vm.kernel.display(),
         vm.cpus,
         vm.memory_mb,
         vm.devices,
-        vm.cmdline
+        vm.kernel_cmdline()
     ));
     hash.update(Sha256::digest(initrd));
     hex(&hash.finalize()[..10])

@@ -10,6 +10,7 @@ use crate::labs;
 use crate::paths::project_dir;
 use crate::results::{self, Kind, Status, TestResult};
 use crate::scenario::{self, Scenario};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -66,6 +67,50 @@ fn check_block(block: &labs::Block, scenarios: &[TestResult]) -> TestResult {
     }
 }
 
+/// Where the seconds each scenario took on this kernel are kept between runs: the cache, by
+/// the kernel build's name.
+fn durations_file(prepared: &Prepared) -> PathBuf {
+    let kernel =
+        prepared.kernel.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    crate::paths::cache_dir().join("durations").join(format!("{kernel}.txt"))
+}
+
+/// `NAME SECONDS` lines; an unreadable file is no knowledge.
+fn read_durations(file: &Path) -> HashMap<String, f64> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (name, seconds) = l.split_once(' ')?;
+            Some((name.to_string(), seconds.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Adds this run's scenarios to the file (a filtered run keeps the others' figures). Best
+/// effort: the order of a later run is all it serves.
+fn write_durations(file: &Path, results: &[TestResult]) {
+    let mut known = read_durations(file);
+    for r in results.iter().filter(|r| r.kind == Kind::Scenario && r.status != Status::Error) {
+        known.insert(r.name.clone(), r.seconds);
+    }
+    let mut lines: Vec<String> = known.iter().map(|(name, s)| format!("{name} {s:.2}")).collect();
+    lines.sort();
+    let _ = std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")));
+    let _ = std::fs::write(file, lines.join("\n") + "\n");
+}
+
+/// The order to start `scenarios` in: longest first, by the seconds each took last time on
+/// this kernel; a scenario never run yet counts by its timeout, before all that were.
+fn longest_first(scenarios: &[Scenario], durations: &HashMap<String, f64>) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    let key = |i: usize| match durations.get(&scenarios[i].name) {
+        None => (1, scenarios[i].timeout_s as f64),
+        Some(&seconds) => (0, seconds),
+    };
+    order.sort_by(|&a, &b| key(b).partial_cmp(&key(a)).unwrap_or(std::cmp::Ordering::Equal));
+    order
+}
+
 /// Options of `cargo xtask test`.
 pub struct TestOptions {
     pub source: Choice,
@@ -88,10 +133,10 @@ pub fn run_matrix(
     jobs: usize,
     out: &Path,
 ) -> Vec<TestResult> {
-    // The longest boots (by their timeouts) start first, so that the short ones fill in
-    // around them; results stay in name order.
-    let mut order: Vec<usize> = (0..scenarios.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(scenarios[i].timeout_s));
+    // The longest boots start first, so that the short ones fill in around them; results
+    // stay in name order.
+    let file = durations_file(prepared);
+    let order = longest_first(scenarios, &read_durations(&file));
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<TestResult>>> = Mutex::new(vec![None; scenarios.len()]);
     std::thread::scope(|scope| {
@@ -124,6 +169,7 @@ pub fn run_matrix(
         .into_iter()
         .map(|r| r.expect("every scenario ran"))
         .collect();
+    write_durations(&file, &results);
     let checked: Vec<TestResult> = blocks.iter().map(|b| check_block(b, &results)).collect();
     results.extend(checked);
     results
@@ -314,6 +360,26 @@ mod tests {
             reports: Vec::new(),
             console: format!("/out/{name}/console.log").into(),
         }
+    }
+
+    /// Known durations order the start, longest first; a scenario never timed goes before them
+    /// all, by its timeout; the file keeps the figures of scenarios a filtered run left out.
+    #[test]
+    fn the_longest_boots_start_first() {
+        let scenario = |name: &str, timeout: u64| {
+            let text = format!("description = \"d\"\ntimeout_s = {timeout}\n[expect]\noutcome = \"clean\"\n");
+            Scenario::parse(name, &text).unwrap()
+        };
+        let scenarios = [scenario("a", 30), scenario("b", 30), scenario("c", 240), scenario("new", 5)];
+        let file = std::env::temp_dir().join(format!("irqlock-durations-{}.txt", std::process::id()));
+        std::fs::write(&file, "a 0.60\nb 4.50\nc 13.10\nother 9.00\n").unwrap();
+        let order = longest_first(&scenarios, &read_durations(&file));
+        let names: Vec<&str> = order.iter().map(|&i| scenarios[i].name.as_str()).collect();
+        assert_eq!(names, ["new", "c", "b", "a"]);
+
+        write_durations(&file, &[TestResult { seconds: 0.7, ..result("a", Status::Pass, "") }]);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "a 0.70\nb 4.50\nc 13.10\nother 9.00\n");
+        let _ = std::fs::remove_file(&file);
     }
 
     #[test]
