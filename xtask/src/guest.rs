@@ -73,7 +73,8 @@ const PRELUDE: &str = "#!/bin/busybox sh\n\
 /// costs tens of milliseconds.
 /// - `irqlock_say LINE` writes a line to the console, for people, and to ttyS1 (fd 3), which
 ///   carries nothing else, for the harness: on the console, kernel messages can cut a line.
-/// - `irqlock_begin` opens ttyS1 and says that user space runs.
+/// - `irqlock_begin` opens ttyS1 (unless the waiting guest kept it open) and says that user
+///   space runs.
 /// - `irqlock_step N COMMAND` announces step N; `irqlock_exit N STATUS` copies the step's
 ///   output and reports its exit status.
 /// - `irqlock_end` reports the taint mask and `end`, closes ttyS1 (its last close waits until
@@ -83,7 +84,7 @@ const PRELUDE: &str = "#!/bin/busybox sh\n\
 fn library() -> String {
     format!(
         "irqlock_say() {{ printf '%s\\n' \"$1\"; printf '%s\\n' \"$1\" >&3; }}\n\
-         irqlock_begin() {{ exec 3>> {HARNESS_TTY}; irqlock_say '{begin}'; }}\n\
+         irqlock_begin() {{ [ -n \"$harness_open\" ] || exec 3>> {HARNESS_TTY}; irqlock_say '{begin}'; }}\n\
          irqlock_step() {{ irqlock_say \"{MARKER} step $1: $2\"; }}\n\
          irqlock_exit() {{\n\
          \x20 while IFS= read -r line || [ -n \"$line\" ]; do irqlock_say \"$line\"; done < /tmp/out\n\
@@ -139,9 +140,9 @@ pub const FLUSHED: &str = "irqlock-harness: console flushed";
 /// The line a waiting guest prints on ttyS1 once it is ready to be saved as a snapshot.
 pub const READY: &str = "irqlock-harness: ready";
 /// The line that ends the steps the harness sends to a resumed guest.
-pub const GO: &str = "irqlock-harness: go";
+pub const GO: &str = "irqlock-go";
 /// The line after which the steps begin; a guest ignores what comes before it.
-pub const SYNC: &str = "irqlock-harness: steps follow";
+pub const SYNC: &str = "irqlock-steps";
 /// How a guest says what it received: this, then the number of bytes between [`SYNC`] and
 /// [`GO`]. What a serial port loses is bytes, so their count shows a damaged copy; counting
 /// is done by the shell, where a checksum would start a process.
@@ -152,8 +153,8 @@ pub const STEPS_RECEIVED: &str = "irqlock-harness: steps received ";
 /// opens ttyS1 until it has its steps (a tty closed and opened again drops what came in
 /// between), says it is ready, then waits on ttyS1 for the steps (the lines from [`SYNC`] to
 /// [`GO`]), says how much it received ([`STEPS_RECEIVED`]), and runs them once the harness
-/// answers that they arrived whole. It closes ttyS1 before running them: the steps' last close
-/// of the port must be the one that waits until their output has been sent.
+/// answers that they arrived whole. The steps keep ttyS1 open on fd 3 alone (fd 4 closed): the
+/// steps' last close of the port must be the one that waits until their output has been sent.
 /// Every scenario resumes the same waiting guest, in which nothing of the module ever ran.
 pub fn waiting_init_script() -> String {
     format!(
@@ -164,7 +165,7 @@ pub fn waiting_init_script() -> String {
          while [ \"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\" != tsc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
          sleep 0.2\n\
          echo '{READY}' >&4\n\
-         {receive}         exec 4<&-\n\
+         {receive}         exec 3>&4 4<&-; harness_open=1\n\
          eval \"$steps\"\n",
         library = library(),
         receive = receive_steps()
@@ -256,11 +257,11 @@ mod tests {
 
     /// The steps' output on ttyS1 is complete once the steps close it: only the last close
     /// of a tty waits until its output has been sent, so the waiting guest's own descriptor
-    /// must be closed before the steps run.
+    /// must be closed before the steps run, fd 3 left the only one.
     #[test]
     fn the_waiting_guest_lets_go_of_ttys1_before_its_steps() {
         let script = waiting_init_script();
-        let closed = script.find("exec 4<&-").expect("the waiting guest closes its ttyS1");
+        let closed = script.find("exec 3>&4 4<&-").expect("the waiting guest hands ttyS1 to fd 3");
         let steps = script.find("eval \"$steps\"").expect("the waiting guest runs its steps");
         assert!(closed < steps);
     }
