@@ -741,6 +741,11 @@ pub fn parse(log: &str) -> Vec<Report> {
             reports.push(finish(open.take().expect("open"), &lines, false));
             continue;
         }
+        let body: Vec<&str> = o.members.iter().map(|&j| lines[j]).collect();
+        if trace_ended_before(&o.start, &body, lines[i]) {
+            reports.push(finish(open.take().expect("open"), &lines, false));
+            continue;
+        }
         o.members.push(i);
         let body: Vec<&str> = o.members.iter().map(|&j| lines[j]).collect();
         if ends_here(&o.start, &body) {
@@ -772,6 +777,28 @@ fn ends_here(st: &Start, lines: &[&str]) -> bool {
     let seen_trace = lines.iter().any(|l| l.trim() == "Call Trace:");
     let final_trace = st.kind != Kind::Lockdep || lines.iter().any(|l| l.starts_with("stack backtrace:"));
     seen_trace && final_trace && line == "</TASK>"
+}
+
+/// Whether `line` comes after the report whose lines are `lines`, in a kernel that does not
+/// close its call traces with `</TASK>` (before 5.8; its frames read ` [<addr>] f+0x…/0x…` or
+/// ` f+0x…/0x…`): the report's last trace has begun and has frames, and `line` is none of
+/// them. A report that ends with a `---[ end ... ]---` line waits for it instead.
+fn trace_ended_before(st: &Start, lines: &[&str], line: &str) -> bool {
+    let is_trace_line = |l: &str| {
+        l.starts_with([' ', '\t']) || l.starts_with("[<") || (l.starts_with('<') && l.ends_with('>'))
+    };
+    let Some(trace) = lines.iter().rposition(|l| l.trim() == "Call Trace:") else { return false };
+    let final_trace =
+        st.kind != Kind::Lockdep || lines[..trace].iter().any(|l| l.starts_with("stack backtrace:"));
+    let framed = lines.len() > trace + 1 && is_trace_line(lines[lines.len() - 1]);
+    let waits_for_marker = st.ends_with_marker || lines.iter().any(|l| l.starts_with("Oops:"));
+    let closes_with_task = lines[trace..].iter().any(|l| l.trim() == "<TASK>");
+    final_trace
+        && framed
+        && !waits_for_marker
+        && !closes_with_task
+        && !line.is_empty()
+        && !is_trace_line(line)
 }
 
 fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
@@ -987,6 +1014,13 @@ mod synthetic {
         ("spinlock-lockup", &["BUG: spinlock lockup suspected in lab_check_status"]),
         ("spinlock-recursion", &["BUG: spinlock recursion in check_status"]),
         ("old-lockdep-circular", &["possible deadlock in lab_ioctl"]),
+        (
+            "old-traces-end",
+            &[
+                "BUG: sleeping function called from invalid context in lab_timer_fn",
+                "possible deadlock in lab_work_fn",
+            ],
+        ),
         ("memory-leak", &["memory leak in lab_init", "memory leak in lab_add_node"]),
         ("ubsan-before-5.14", &["UBSAN: shift-out-of-bounds in lab_mask_old"]),
         ("lockdep-header-not-first", &["possible deadlock in take_both"]),
@@ -1017,10 +1051,20 @@ mod synthetic {
             let reports = parse_case(name);
             let seen: Vec<&str> = reports.iter().map(|r| r.title.as_str()).collect();
             assert_eq!(&seen, titles, "{name}");
-            // A 4.x call trace has no `</TASK>`: its report runs on to the end of the log.
+            // This log stops in the middle of a call trace.
             let open_ended = *name == "old-lockdep-circular";
             assert!(open_ended || reports.iter().all(|r| !r.truncated), "{name}: {reports:#?}");
         }
+    }
+
+    /// Before 5.8 a call trace has no `</TASK>`: a report ends with its last frame, and the
+    /// line after it belongs to neither report.
+    #[test]
+    fn an_old_call_trace_ends_with_its_last_frame() {
+        let reports = parse_case("old-traces-end");
+        let last_lines: Vec<&str> = reports.iter().map(|r| r.lines.last().unwrap().trim()).collect();
+        assert_eq!(last_lines, ["<EOI>  [<ffffffff81064a1d>] irq_exit+0x8d/0xa0", "ret_from_fork+0x25/0x30"]);
+        assert!(reports.iter().all(|r| !r.truncated && r.lines.iter().all(|l| !l.contains("lab: "))));
     }
 
     /// No row hides behind an earlier one: a line made of a row's own prefix and words is
