@@ -83,6 +83,10 @@ struct Start {
     ends_with_marker: bool,
     /// The report ends before its first line that is not indented.
     indented: bool,
+    /// Lockdep's reports under a row of `=` print `stack backtrace:` before their last trace.
+    backtrace_last: bool,
+    /// A later line that names the guilty function after these words.
+    named_after: Option<&'static str>,
 }
 
 /// What a header line gives besides its family, for the title and the guilty function.
@@ -130,11 +134,23 @@ struct Family {
     /// The report's lines after the first are indented, and the first line that is not ends
     /// it (kmemleak).
     indented: bool,
+    /// A later line names the guilty function after these words.
+    named_after: Option<&'static str>,
 }
 
 /// A row of [`FAMILIES`]: a line that starts with `prefix`, reported as `kind` and `title`.
 const fn family(prefix: &'static str, kind: Kind, title: &'static str, header: Header) -> Family {
-    Family { under_rule: false, prefix, contains: &[], kind, title, header, marker: false, indented: false }
+    Family {
+        under_rule: false,
+        prefix,
+        contains: &[],
+        kind,
+        title,
+        header,
+        marker: false,
+        indented: false,
+        named_after: None,
+    }
 }
 
 /// A lockdep report: its header stands under a row of `=`.
@@ -156,6 +172,11 @@ impl Family {
     /// The report's lines are indented; the first one that is not ends it.
     const fn indented(self) -> Self {
         Family { indented: true, ..self }
+    }
+
+    /// A later line names the guilty function after `words` (a workqueue's last function).
+    const fn named_after(self, words: &'static str) -> Self {
+        Family { named_after: Some(words), ..self }
     }
 
     /// Whether `line`, under `previous` (the row of `=` above it, or nothing), starts a
@@ -201,15 +222,24 @@ const FAMILIES: &[Family] = &[
     lockdep("WARNING: inconsistent lock state", "inconsistent lock state in {}"),
     lockdep("[ BUG: Invalid wait context ]", "WARNING: locking bug in {}"),
     lockdep("WARNING: bad unlock balance detected!", "WARNING: bad unlock balance in {}"),
-    lockdep("[ BUG: bad unlock balance detected! ]", "WARNING: bad unlock balance in {}"),
-    lockdep("WARNING: held lock freed!", "WARNING: held lock freed in {}"),
-    lockdep("[ BUG: held lock freed! ]", "WARNING: held lock freed in {}"),
+    // Before 4.15 the same reports said BUG, in brackets, and syzkaller's titles keep it.
+    lockdep("[ BUG: bad unlock balance detected! ]", "BUG: bad unlock balance in {}"),
+    lockdep("WARNING: held lock freed!", "WARNING: held lock freed in {}").named_after(", at: "),
+    lockdep("[ BUG: held lock freed! ]", "BUG: held lock freed in {}").named_after(", at: "),
+    lockdep(
+        "[ BUG: lock held when returning to user space! ]",
+        "BUG: lock held when returning to user space in {}",
+    )
+    .named_after(", at: "),
     lockdep("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {}"),
     lockdep(
         "WARNING: lock held when returning to user space!",
         "WARNING: lock held when returning to user space in {}",
-    ),
-    lockdep("WARNING: ", "WARNING: still has locks held in {}").containing(&["still has locks held!"]),
+    )
+    .named_after(", at: "),
+    lockdep("WARNING: ", "WARNING: still has locks held in {}")
+        .containing(&["still has locks held!"])
+        .named_after(", at: "),
     lockdep("WARNING: Nested lock was not taken", "WARNING: locking bug in {}"),
     lockdep("WARNING: nested lock was not taken", "WARNING: locking bug in {}"),
     lockdep("WARNING: held lock released with different context", "WARNING: locking bug in {}"),
@@ -220,18 +250,26 @@ const FAMILIES: &[Family] = &[
     lockdep("[ INFO: possible recursive locking detected ]", "possible deadlock in {}"),
     lockdep("[ INFO: possible irq lock inversion dependency detected ]", "possible deadlock in {}"),
     lockdep("[ INFO: inconsistent lock state ]", "inconsistent lock state in {}"),
-    lockdep("[ INFO: suspicious RCU usage. ]", "WARNING: suspicious RCU usage in {}"),
+    lockdep("[ INFO: suspicious RCU usage. ]", "INFO: suspicious RCU usage in {}"),
     lockdep(
         "[ INFO: lock held when returning to user space! ]",
         "WARNING: lock held when returning to user space in {}",
-    ),
+    )
+    .named_after(", at: "),
     family("WARNING: CPU: ", Kind::Warning, "WARNING in {}", Header::WarningBefore619).marked(),
     family("WARNING: ", Kind::Warning, "WARNING in {}", Header::Warning).containing(&[", CPU#"]).marked(),
     family("kernel BUG at ", Kind::Bug, "kernel BUG in {}", Header::Location).marked(),
     family(
         "BUG: kernel NULL pointer dereference",
         Kind::Oops,
-        "BUG: kernel NULL pointer dereference in {}",
+        "BUG: unable to handle kernel NULL pointer dereference in {}",
+        Header::Plain,
+    )
+    .marked(),
+    family(
+        "BUG: unable to handle kernel NULL pointer dereference",
+        Kind::Oops,
+        "BUG: unable to handle kernel NULL pointer dereference in {}",
         Header::Plain,
     )
     .marked(),
@@ -270,6 +308,30 @@ const FAMILIES: &[Family] = &[
     family("unreferenced object 0x", Kind::MemorySafety, "memory leak in {}", Header::Plain)
         .containing(&["(size "])
         .indented(),
+    // Lockdep's reports without a row of `=`.
+    family(
+        "INFO: trying to register non-static key",
+        Kind::Lockdep,
+        "INFO: trying to register non-static key in {}",
+        Header::Plain,
+    ),
+    family("BUG: ", Kind::Lockdep, "BUG: still has locks held in {}", Header::Plain)
+        .containing(&["still has locks held!"])
+        .named_after(", at: "),
+    family(
+        "BUG: workqueue leaked lock or atomic",
+        Kind::Lockdep,
+        "BUG: workqueue leaked lock or atomic in {}",
+        Header::Plain,
+    )
+    .named_after("last function: "),
+    family(
+        "BUG: workqueue leaked atomic, lock or RCU",
+        Kind::Lockdep,
+        "BUG: workqueue leaked atomic, lock or RCU in {}",
+        Header::Plain,
+    )
+    .named_after("workfn="),
     family("BUG: ", Kind::Bug, "BUG: {what} in {}", Header::What),
 ];
 
@@ -345,6 +407,8 @@ fn start(line: &str, previous: &str) -> Option<Start> {
         named_function,
         ends_with_marker: family.marker,
         indented: family.indented,
+        backtrace_last: family.under_rule,
+        named_after: family.named_after,
     })
 }
 
@@ -517,6 +581,8 @@ fn is_machinery(function: &str) -> bool {
         "console_lock",
         "console_unlock",
         "debug_check_no_locks_freed",
+        "debug_check_no_locks_held",
+        "register_lock_class",
         "kmem_cache_alloc",
         "kmemleak_",
         "__kmalloc",
@@ -775,7 +841,7 @@ fn ends_here(st: &Start, lines: &[&str]) -> bool {
     // Without a marker the report ends with its (last) call trace: lockdep prints its
     // backtrace last, after the "stack backtrace:" line.
     let seen_trace = lines.iter().any(|l| l.trim() == "Call Trace:");
-    let final_trace = st.kind != Kind::Lockdep || lines.iter().any(|l| l.starts_with("stack backtrace:"));
+    let final_trace = !st.backtrace_last || lines.iter().any(|l| l.starts_with("stack backtrace:"));
     seen_trace && final_trace && line == "</TASK>"
 }
 
@@ -788,8 +854,7 @@ fn trace_ended_before(st: &Start, lines: &[&str], line: &str) -> bool {
         l.starts_with([' ', '\t']) || l.starts_with("[<") || (l.starts_with('<') && l.ends_with('>'))
     };
     let Some(trace) = lines.iter().rposition(|l| l.trim() == "Call Trace:") else { return false };
-    let final_trace =
-        st.kind != Kind::Lockdep || lines[..trace].iter().any(|l| l.starts_with("stack backtrace:"));
+    let final_trace = !st.backtrace_last || lines[..trace].iter().any(|l| l.starts_with("stack backtrace:"));
     let framed = lines.len() > trace + 1 && is_trace_line(lines[lines.len() - 1]);
     let waits_for_marker = st.ends_with_marker || lines.iter().any(|l| l.starts_with("Oops:"));
     let closes_with_task = lines[trace..].iter().any(|l| l.trim() == "<TASK>");
@@ -807,7 +872,13 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     // A function the header names counts unless it is a lock's own code (a WARN_ON in
     // `_mutex_trylock_nest_lock`, for one) or a checker's: then the call trace names the code
     // at fault.
-    let named = st.named_function.clone().filter(|f| !is_lock_code(f));
+    // The first symbol after the words, past a `[<address>]`: `at: [<ffffffff81234567>] f+0x1/0x2`.
+    let named_later = st.named_after.and_then(|words| {
+        let rest = body.iter().find_map(|l| after(l, words))?;
+        let word = rest.split_whitespace().find(|w| !w.starts_with("[<"))?;
+        Some(demangle(word.split('+').next().unwrap_or(word)))
+    });
+    let named = named_later.or_else(|| st.named_function.clone()).filter(|f| !is_lock_code(f));
     let guilty_function =
         named.or_else(|| guilty(&body)).or_else(|| st.named_function.clone()).map(|f| clean_symbol(&f));
     let st = Start { title: refine_title(&st.title, &body), ..st };
@@ -1002,7 +1073,10 @@ mod synthetic {
         ("kernel-bug", &["kernel BUG in kfree"]),
         (
             "null-deref-then-panic",
-            &["BUG: kernel NULL pointer dereference in irqlock::read", "kernel panic: Fatal exception"],
+            &[
+                "BUG: unable to handle kernel NULL pointer dereference in irqlock::read",
+                "kernel panic: Fatal exception",
+            ],
         ),
         ("gpf", &["general protection fault in list_del_entry"]),
         ("paging-request", &["BUG: unable to handle kernel paging request in lab_fill"]),
@@ -1014,6 +1088,24 @@ mod synthetic {
         ("spinlock-lockup", &["BUG: spinlock lockup suspected in lab_check_status"]),
         ("spinlock-recursion", &["BUG: spinlock recursion in check_status"]),
         ("old-lockdep-circular", &["possible deadlock in lab_ioctl"]),
+        (
+            "old-lockdep-bugs",
+            &[
+                "BUG: bad unlock balance in lab_release",
+                "BUG: held lock freed in lab_remove",
+                "INFO: suspicious RCU usage in lab_lookup",
+                "BUG: lock held when returning to user space in lab_open",
+            ],
+        ),
+        (
+            "lockdep-without-rule",
+            &[
+                "INFO: trying to register non-static key in lab_setup",
+                "BUG: workqueue leaked atomic, lock or RCU in lab_work_fn",
+                "BUG: still has locks held in lab_exit_path",
+                "BUG: workqueue leaked lock or atomic in lab_old_work_fn",
+            ],
+        ),
         (
             "old-traces-end",
             &[
@@ -1051,8 +1143,9 @@ mod synthetic {
             let reports = parse_case(name);
             let seen: Vec<&str> = reports.iter().map(|r| r.title.as_str()).collect();
             assert_eq!(&seen, titles, "{name}");
-            // This log stops in the middle of a call trace.
-            let open_ended = *name == "old-lockdep-circular";
+            // These logs stop in the middle of a report.
+            let open_ended =
+                ["old-lockdep-circular", "old-lockdep-bugs", "lockdep-without-rule"].contains(name);
             assert!(open_ended || reports.iter().all(|r| !r.truncated), "{name}: {reports:#?}");
         }
     }
