@@ -121,9 +121,9 @@ pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
     );
     let list = |v: &[f64]| v.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" ");
     out += &format!("bare boot (reference)         median {bare_median:.2}s   ({} s)\n", list(&bare));
-    out += "boot-to-verdict per scenario   alone     x bare   in the matrix\n";
+    out += "boot-to-verdict per scenario         alone     x bare   in the matrix\n";
     for ((name, seconds), (_, shared)) in per_scenario.iter().zip(&in_matrix) {
-        out += &format!("  {name:<28} {seconds:6.2}s  {:5.2}      {shared:6.2}s\n", seconds / bare_median);
+        out += &format!("  {name:<34} {seconds:6.2}s  {:5.2}      {shared:6.2}s\n", seconds / bare_median);
     }
     out += &format!(
         "boot-to-verdict               median {verdict_median:.2}s   {:.2} x bare   (in the matrix, {jobs} at a time: median {matrix_median:.2}s, {:.2} x bare)\n",
