@@ -69,8 +69,8 @@ const PRELUDE: &str = "#!/bin/busybox sh\n\
 
 /// The shell functions every init script defines, so that the steps themselves are a few
 /// short lines (a resumed guest receives them over a serial port, at a few kilobytes a
-/// second). Builtins only, but for the taint read: under emulation every process started
-/// costs tens of milliseconds.
+/// second). Builtins only, as under emulation every process started costs milliseconds, but
+/// for the taint: a sysctl file read a byte at a time (as `read` does) gives one digit.
 /// - `irqlock_say LINE` writes a line to the console, for people, and to ttyS1 (fd 3), which
 ///   carries nothing else, for the harness: on the console, kernel messages can cut a line.
 /// - `irqlock_begin` opens ttyS1 (unless the waiting guest kept it open) and says that user
@@ -116,8 +116,7 @@ pub fn init_script(steps: &[Step], finish: Finish) -> String {
     format!("{PRELUDE}{}{}", library(), steps_script(steps, finish))
 }
 
-/// What the init script does once user space runs: the steps, then the end. A sysctl file
-/// read a byte at a time (as `read` does) gives one digit, hence `cat` for the taint.
+/// What the init script does once user space runs: the steps, then the end.
 pub fn steps_script(steps: &[Step], finish: Finish) -> String {
     let mut script = "irqlock_begin\n".to_string();
     for (i, step) in steps.iter().enumerate() {
