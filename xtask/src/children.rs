@@ -59,6 +59,11 @@ impl Drop for Tracked {
     }
 }
 
+/// Whether the harness is stopping (a signal came): nothing more may start.
+pub fn stopping() -> bool {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner()).stopping
+}
+
 /// Starts `cmd` as a recorded child named `name`. Refused once the harness is stopping.
 pub fn spawn(cmd: &mut Command, name: &str, kind: Kind) -> io::Result<Tracked> {
     let parent = std::process::id() as i32;

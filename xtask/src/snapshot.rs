@@ -60,6 +60,9 @@ pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
     let started = Instant::now();
     eprintln!("snapshot: booting a guest to keep at {}", dir.display());
     if let Err(first) = save(vm, &snapshot, &dir) {
+        if crate::children::stopping() {
+            return Err(first);
+        }
         // A kernel that hangs while booting is not the snapshot's fault: boot once more.
         eprintln!("snapshot: {}; booting once more", first.message);
         save(vm, &snapshot, &dir)?;
