@@ -1191,6 +1191,36 @@ mod synthetic {
         }
     }
 
+    /// A title names what went wrong and where, never which CPU, task or address: the same
+    /// bug gets the same title on every run. Checked on every report of every fixture.
+    #[test]
+    fn no_title_carries_a_cpu_a_task_or_an_address() {
+        let root = project_dir().join("tests/fixtures");
+        let dirs = [root.clone(), root.join("rt"), root.join("synthetic")];
+        let mut titles = Vec::new();
+        for dir in dirs {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "log") {
+                    let log = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                    titles.extend(parse(&log).into_iter().map(|r| (path.clone(), r.title)));
+                }
+            }
+        }
+        assert!(titles.len() > 50, "{} titles", titles.len());
+        for (path, title) in titles {
+            let volatile =
+                ["CPU#", "CPU:", "PID", "0x", "ffff", "syz-executor", "insmod", "kworker", "swapper"];
+            let numbered_task =
+                title.split(['/', '[']).skip(1).any(|w| w.starts_with(|c: char| c.is_ascii_digit()));
+            assert!(
+                !numbered_task && volatile.iter().all(|v| !title.contains(v)),
+                "{}: {title}",
+                path.display()
+            );
+        }
+    }
+
     #[test]
     fn kinds_and_locations() {
         let kind = |name: &str| parse_case(name)[0].kind;
