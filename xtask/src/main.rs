@@ -23,6 +23,7 @@ mod qemu;
 mod results;
 mod run;
 mod scenario;
+mod score;
 mod setup;
 mod snapshot;
 mod symbols;
@@ -186,11 +187,17 @@ enum Commands {
     },
     /// Print the kernel reports in a console log, one per line.
     Triage {
-        /// The console log.
+        /// The console log (with --score, a directory of them).
         file: PathBuf,
         /// A JSON array instead of lines.
         #[arg(long)]
         json: bool,
+        /// FILE is a directory of logs, each headed by its expected titles as in syzkaller's
+        /// report test data (`TITLE: ...` lines, an empty line, the log): print how many reports
+        /// are found, and how many locking ones get the same family and title; exit 1 below
+        /// 95% found, 95% same family or 50% same title.
+        #[arg(long, conflicts_with = "json")]
+        score: bool,
     },
 }
 
@@ -252,7 +259,8 @@ fn run(cli: Cli) -> Result<i32> {
             let jobs = jobs.unwrap_or_else(default_jobs);
             return bench::bench(&kernel.choice(), jobs);
         }
-        Commands::Triage { file, json } => return triage::command(&file, json),
+        Commands::Triage { file, score: true, .. } => return score::command(&file),
+        Commands::Triage { file, json, .. } => return triage::command(&file, json),
     }
     Ok(EXIT_PASS)
 }

@@ -422,9 +422,12 @@ fn frame_symbol(word: &str) -> Option<String> {
 /// A frame line of a call trace: `  ? func+0x13/0x96 [irqlock]`, or `RIP: 0010:func+0x1/0x2`.
 fn frame(line: &str) -> Option<(String, bool)> {
     let trimmed = line.trim_start();
-    if let Some(rest) = trimmed.strip_prefix("RIP: ") {
-        let symbol = rest.split_once(':').map(|(_, s)| s).unwrap_or(rest);
-        return frame_symbol(symbol.split_whitespace().next()?).map(|s| (s, true));
+    // `RIP: 0010:f+0x1/0x2`; before 4.15 `RIP: 0010:[<addr>]  [<addr>] f+0x1/0x2`, and the
+    // fault's first lines `IP: [<addr>] f+0x1/0x2`.
+    let rip = trimmed.strip_prefix("RIP: ").map(|r| r.split_once(':').map_or(r, |(_, s)| s));
+    if let Some(rest) = rip.or_else(|| trimmed.strip_prefix("IP: ")) {
+        let symbol = rest.split_whitespace().find(|w| !w.starts_with("[<"))?;
+        return frame_symbol(symbol).map(|s| (s, true));
     }
     let (reliable, rest) = match trimmed.strip_prefix("? ") {
         Some(rest) => (false, rest),
@@ -911,7 +914,7 @@ fn guilty(body: &[&str]) -> Option<String> {
     // A RIP before the call trace is where the CPU faulted (Oops, WARNING); one inside it is
     // the interrupted context's, below the <IRQ> frames, and says nothing of the fault.
     let before_trace = &body[..trace_start.unwrap_or(body.len())];
-    let is_rip = |l: &&&str| l.trim_start().starts_with("RIP: ");
+    let is_rip = |l: &&&str| l.trim_start().starts_with("RIP: ") || l.trim_start().starts_with("IP: ");
     let rip = before_trace.iter().filter(is_rip).find_map(|l| frame(l));
     let frames: Vec<(String, bool)> = match trace_start {
         Some(at) => body[at + 1..].iter().filter(|l| !is_rip(l)).filter_map(|l| frame(l)).collect(),
@@ -1106,6 +1109,7 @@ mod synthetic {
                 "BUG: workqueue leaked lock or atomic in lab_old_work_fn",
             ],
         ),
+        ("old-paging-request", &["BUG: unable to handle kernel paging request in lab_fill"]),
         (
             "old-traces-end",
             &[
