@@ -219,6 +219,18 @@ impl Vm {
                 if let (true, false, Some(monitor)) = (timed_out, seen, monitor.as_mut()) {
                     self.record_hang(monitor, console);
                 }
+                // A CPU the hard-lockup detector saw stop: its local APIC (what it has
+                // accepted and not yet ended, what waits) tells a stuck interrupt from a quiet
+                // timer.
+                let lockup = || {
+                    std::fs::read(console)
+                        .is_ok_and(|b| String::from_utf8_lossy(&b).contains("detected hard LOCKUP"))
+                };
+                if let (true, Some(monitor)) = (timed_out || seen, monitor.as_mut()) {
+                    if lockup() {
+                        self.record_lapics(monitor, console);
+                    }
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -256,6 +268,24 @@ impl Vm {
 }
 
 impl Vm {
+    /// Each CPU's local APIC, from QEMU's monitor, into `lapic.txt` beside the console.
+    fn record_lapics(&self, monitor: &mut Monitor, console: &Path) {
+        // Without the monitor's echo of the command (terminal escapes) and its prompt.
+        let text: Vec<String> = (0..self.cpus)
+            .filter_map(|cpu| monitor.run(&format!("info lapic {cpu}")).ok())
+            .flat_map(|out| {
+                out.lines()
+                    .filter(|l| !l.contains('\x1b') && !l.starts_with("(qemu)"))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let file = console.with_file_name("lapic.txt");
+        if std::fs::write(&file, text.join("\n")).is_ok() {
+            eprintln!("qemu: the kernel saw a CPU stop; each CPU's local APIC is in {}", file.display());
+        }
+    }
+
     /// Where each CPU of a hung guest was when the harness stopped it: the registers in
     /// `cpus-at-hang.txt` beside the console, and each CPU's instruction pointer, named from
     /// the kernel's `System.map`, on stderr.
