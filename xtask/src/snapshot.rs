@@ -83,7 +83,7 @@ fn key(vm: &Vm, initrd: &[u8]) -> String {
     let mut hash = Sha256::new();
     hash.update(format!(
         "{RECIPE}\n{qemu_version}\n{:?}\n{}\n{kernel:?}\n{} {}\n{:?}\n{}\n",
-        vm.accel,
+        vm.accel_args(),
         vm.kernel.display(),
         vm.cpus,
         vm.memory_mb,
