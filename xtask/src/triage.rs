@@ -872,15 +872,16 @@ fn trace_ended_before(st: &Start, lines: &[&str], line: &str) -> bool {
 fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     let st = open.start;
     let body: Vec<&str> = open.members.iter().map(|&j| lines[j]).collect();
-    // A function the header names counts unless it is a lock's own code (a WARN_ON in
-    // `_mutex_trylock_nest_lock`, for one) or a checker's: then the call trace names the code
-    // at fault.
-    // The first symbol after the words, past a `[<address>]`: `at: [<ffffffff81234567>] f+0x1/0x2`.
+    // A later line may name the function: the first symbol after its words, past a
+    // `[<address>]` (`at: [<ffffffff81234567>] f+0x1/0x2`).
     let named_later = st.named_after.and_then(|words| {
         let rest = body.iter().find_map(|l| after(l, words))?;
         let word = rest.split_whitespace().find(|w| !w.starts_with("[<"))?;
         Some(demangle(word.split('+').next().unwrap_or(word)))
     });
+    // A function named there or by the header counts unless it is a lock's own code (a WARN_ON
+    // in `_mutex_trylock_nest_lock`, for one) or a checker's: then the call trace names the
+    // code at fault.
     let named = named_later.or_else(|| st.named_function.clone()).filter(|f| !is_lock_code(f));
     let guilty_function =
         named.or_else(|| guilty(&body)).or_else(|| st.named_function.clone()).map(|f| clean_symbol(&f));
