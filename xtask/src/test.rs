@@ -169,7 +169,10 @@ pub fn run_matrix(
         .into_iter()
         .map(|r| r.expect("every scenario ran"))
         .collect();
-    write_durations(&file, &results);
+    // Resumed boots only: `--no-snapshot` boots (bench's comparison) each take seconds more.
+    if prepared.snapshots {
+        write_durations(&file, &results);
+    }
     let checked: Vec<TestResult> = blocks.iter().map(|b| check_block(b, &results)).collect();
     results.extend(checked);
     results
