@@ -171,16 +171,17 @@ pub fn waiting_init_script() -> String {
     )
 }
 
-/// The waiting guest's loop that reads the steps from ttyS1 (fd 4) into `$steps`: until the
-/// harness answers `OK` to the byte count, each copy is received anew.
+/// The waiting guest's loop that reads the steps from ttyS1 (fd 4) into `$steps`, keeping what
+/// follows the last sync line (bytes before it may be lost or stale). Until the harness answers
+/// `OK` to the byte count, each copy is received anew.
 fn receive_steps() -> String {
     format!(
         "while :; do\n\
-         \x20 steps=; started=\n\
+         \x20 steps=\n\
          \x20 while IFS= read -r line <&4; do\n\
          \x20   [ \"$line\" = '{GO}' ] && break\n\
-         \x20   if [ \"$line\" = '{SYNC}' ]; then started=1; steps=; continue; fi\n\
-         \x20   [ -n \"$started\" ] && steps=\"$steps$line\n\"\n\
+         \x20   if [ \"$line\" = '{SYNC}' ]; then steps=; continue; fi\n\
+         \x20   steps=\"$steps$line\n\"\n\
          \x20 done\n\
          \x20 echo \"{STEPS_RECEIVED}${{#steps}}\" >&4\n\
          \x20 IFS= read -r answer <&4\n\
