@@ -208,6 +208,13 @@ pub enum End {
     Exited(Option<i32>),
     /// The timeout passed and the harness stopped QEMU.
     TimedOut,
+    /// The guest fell silent (no console, no step output) with every CPU in the same function
+    /// twice, and the harness stopped QEMU: a hang, seen before the timeout.
+    Hung,
+    /// The console showed a point of no return ([`crate::triage::POINTS_OF_NO_RETURN`]) and
+    /// its report ended, and the harness stopped QEMU: what a broken kernel does next is not
+    /// judged.
+    Broken,
     /// The kernel did not reach user space in time (a boot hang, before any scenario step);
     /// the harness stopped QEMU.
     BootHang,

@@ -122,6 +122,8 @@ impl Prepared {
             interactive: finish == Finish::Shell,
             // A guest that ran to its end need not reboot: stop it once its console is complete.
             until: (finish == Finish::PowerOff).then(|| FLUSHED.to_string()),
+            stop_when_broken: false,
+            quiet: None,
             boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
             harness_log: Some(dir.join("harness.log")),
             resume: None,
@@ -132,7 +134,12 @@ impl Prepared {
 fn scenario_vm(prepared: &Prepared, scenario: &Scenario, dir: &Path) -> Result<Vm> {
     let timeout = Duration::from_secs(scenario.timeout_s);
     let steps = scenario.steps();
-    prepared.guest_vm(dir, &steps, Finish::PowerOff, timeout, &scenario.devices, &scenario.cmdline)
+    let mut vm =
+        prepared.guest_vm(dir, &steps, Finish::PowerOff, timeout, &scenario.devices, &scenario.cmdline)?;
+    // A scenario is judged up to its point of no return, and a hang is seen, not waited out.
+    vm.stop_when_broken = true;
+    vm.quiet = Some(scenario.quiet());
+    Ok(vm)
 }
 
 /// `--dry-run`: the initramfs and the QEMU command line that would boot `scenario`.

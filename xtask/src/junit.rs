@@ -79,6 +79,8 @@ mod tests {
             failures: failures.iter().map(|f| f.to_string()).collect(),
             error: (status == Status::Error).then(|| "QEMU failed".to_string()),
             reports: Vec::new(),
+            ending: None,
+            after: Vec::new(),
             console: "/c <1>.log".into(),
         }
     }

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,9 +42,51 @@ pub struct Vm {
     /// Resume this booted guest instead of booting (a snapshot of [`crate::snapshot`]), and
     /// send it its steps on ttyS1.
     pub resume: Option<Resume>,
-    /// Stop QEMU as soon as the console shows this text (`cargo xtask bench`: the shell's
-    /// prompt).
+    /// Stop QEMU as soon as the console shows this text (every scenario boot: the init
+    /// script's [`guest::FLUSHED`]; `cargo xtask bench`: the shell's prompt).
     pub until: Option<String>,
+    /// Stop QEMU once the report of a point of no return
+    /// ([`crate::triage::POINTS_OF_NO_RETURN`]) has ended: [`End::Broken`].
+    pub stop_when_broken: bool,
+    /// After this long without a byte from the guest (console or channel), look at where its
+    /// CPUs are; each in the same function twice is [`End::Hung`]. Needs the monitor of a
+    /// resumed guest.
+    pub quiet: Option<Duration>,
+}
+
+/// How long a point of no return's report may take to end before QEMU is stopped anyway (the
+/// CPU printing it may itself be stuck), counted from its last byte.
+const BROKEN_QUIET: Duration = Duration::from_millis(700);
+
+/// What the threads copying the guest's output have seen, for the loop that decides when to
+/// stop it. Times are milliseconds since QEMU's start.
+#[derive(Default)]
+struct Watch {
+    /// The last byte from the guest, on the console or the channel.
+    last_output_ms: AtomicU64,
+    until_seen: AtomicBool,
+    /// When a point of no return's first line came (0: none yet).
+    broken_at_ms: AtomicU64,
+    /// Its report has ended (`</TASK>` or `---[ end trace` after it).
+    broken_ended: AtomicBool,
+}
+
+impl Watch {
+    fn output(&self, start: Instant) {
+        self.last_output_ms.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Reads one whole console line for a point of no return and the end of its report.
+    fn line(&self, line: &str, start: Instant) {
+        let text = crate::triage::strip_prefix(line);
+        if self.broken_at_ms.load(Ordering::Relaxed) == 0 {
+            if crate::triage::POINTS_OF_NO_RETURN.iter().any(|h| text.contains(h)) {
+                self.broken_at_ms.store(start.elapsed().as_millis().max(1) as u64, Ordering::Relaxed);
+            }
+        } else if text.contains("</TASK>") || text.contains("---[ end trace") {
+            self.broken_ended.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A saved guest to resume, and what to tell it.
@@ -167,25 +209,37 @@ impl Vm {
         let child = &mut tracked.child;
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
-        // The console is copied to its file by this thread, which also watches it for `until`.
-        let until_seen = Arc::new(AtomicBool::new(false));
+        // The console is copied to its file by this thread, which also watches it for `until`
+        // and for a point of no return.
+        let watch = Arc::new(Watch::default());
         let reader = {
-            let (until, seen) = (self.until.clone(), until_seen.clone());
+            let (until, watch) = (self.until.clone(), watch.clone());
             std::thread::spawn(move || -> std::io::Result<()> {
                 let mut buffer = [0u8; 4096];
                 let mut out = std::io::stdout();
                 // The end of what came so far, long enough to hold `until` cut by a read.
                 let mut tail: Vec<u8> = Vec::new();
+                // The console line being read.
+                let mut line: Vec<u8> = Vec::new();
                 loop {
                     let n = stdout.read(&mut buffer)?;
                     if n == 0 {
                         return Ok(());
                     }
                     log.write_all(&buffer[..n])?;
+                    watch.output(start);
+                    for &byte in &buffer[..n] {
+                        if byte == b'\n' {
+                            watch.line(&String::from_utf8_lossy(&line), start);
+                            line.clear();
+                        } else if line.len() < 4096 {
+                            line.push(byte);
+                        }
+                    }
                     if let Some(text) = &until {
                         tail.extend_from_slice(&buffer[..n]);
                         if tail.windows(text.len()).any(|w| w == text.as_bytes()) {
-                            seen.store(true, Ordering::Relaxed);
+                            watch.until_seen.store(true, Ordering::Relaxed);
                         }
                         let keep = tail.len().saturating_sub(text.len());
                         tail.drain(..keep);
@@ -204,13 +258,16 @@ impl Vm {
         });
         let (copier, mut monitor) = match (&self.resume, &self.harness_log) {
             (Some(resume), Some(log)) => {
-                let (copier, monitor) = start_resumed(resume, log)?;
+                let (copier, monitor) = start_resumed(resume, log, watch.clone(), start)?;
                 (Some(copier), Some(monitor))
             }
             _ => (None, None),
         };
         let mut booted = self.boot_marker.is_none();
         let mut boot_hang = false;
+        let (mut hung, mut broken) = (false, false);
+        // When the next look for a hang may be taken, in milliseconds since the start.
+        let mut next_look_ms = 0;
         let status: Option<ExitStatus> = loop {
             if let Some(status) = child.try_wait().context(|| "waiting for QEMU".into())? {
                 break Some(status);
@@ -222,11 +279,24 @@ impl Vm {
                     boot_hang = !booted;
                 }
             }
-            let seen = until_seen.load(Ordering::Relaxed);
+            let seen = watch.until_seen.load(Ordering::Relaxed);
+            let now_ms = start.elapsed().as_millis() as u64;
+            let silent_ms = now_ms.saturating_sub(watch.last_output_ms.load(Ordering::Relaxed));
+            let broken_at = watch.broken_at_ms.load(Ordering::Relaxed);
+            broken = self.stop_when_broken
+                && broken_at != 0
+                && (watch.broken_ended.load(Ordering::Relaxed)
+                    || silent_ms >= BROKEN_QUIET.as_millis() as u64);
+            if let (Some(quiet), Some(monitor), false) = (self.quiet, monitor.as_mut(), self.interactive) {
+                if silent_ms >= quiet.as_millis() as u64 && now_ms >= next_look_ms && !seen && !broken {
+                    hung = self.is_stuck(monitor, console);
+                    next_look_ms = start.elapsed().as_millis() as u64 + quiet.as_millis() as u64;
+                }
+            }
             let timed_out = !self.interactive && start.elapsed() >= self.timeout;
-            if seen || boot_hang || timed_out {
+            if seen || boot_hang || timed_out || hung || broken {
                 if let (true, false, Some(monitor)) = (timed_out, seen, monitor.as_mut()) {
-                    self.record_hang(monitor, console);
+                    self.record_hang(monitor, console, "at the timeout");
                 }
                 // A CPU the hard-lockup detector saw stop: its local APIC (what it has
                 // accepted and not yet ended, what waits) tells a stuck interrupt from a quiet
@@ -235,7 +305,7 @@ impl Vm {
                     std::fs::read(console)
                         .is_ok_and(|b| String::from_utf8_lossy(&b).contains("detected hard LOCKUP"))
                 };
-                if let (true, Some(monitor)) = (timed_out || seen, monitor.as_mut()) {
+                if let (true, Some(monitor)) = (timed_out || seen || hung || broken, monitor.as_mut()) {
                     if lockup() {
                         self.record_lapics(monitor, console);
                     }
@@ -257,7 +327,9 @@ impl Vm {
         }
         let qemu_errors = errors.join().unwrap_or_default();
         let end = match status {
-            None if until_seen.load(Ordering::Relaxed) => End::Seen,
+            None if watch.until_seen.load(Ordering::Relaxed) => End::Seen,
+            None if broken => End::Broken,
+            None if hung => End::Hung,
             None if boot_hang => End::BootHang,
             None => End::TimedOut,
             Some(status) => {
@@ -295,23 +367,64 @@ impl Vm {
         }
     }
 
-    /// Where each CPU of a hung guest was when the harness stopped it: the registers in
-    /// `cpus-at-hang.txt` beside the console, and each CPU's instruction pointer, named from
-    /// the kernel's `System.map`, on stderr.
-    fn record_hang(&self, monitor: &mut Monitor, console: &Path) {
-        let Ok(registers) = monitor.run("info registers -a") else { return };
-        let file = console.with_file_name("cpus-at-hang.txt");
-        let _ = std::fs::write(&file, &registers);
+    /// Each CPU's registers, from the monitor, and its instruction pointer named from the
+    /// kernel's `System.map` (`symbol+0xoff`).
+    fn cpu_places(&self, monitor: &mut Monitor) -> Option<(String, Vec<String>)> {
+        let registers = monitor.run("info registers -a").ok()?;
         // `<build>/arch/x86/boot/bzImage`: the build tree, and its System.map, are 4 levels up.
         let map = self.kernel.ancestors().nth(4).map(|dir| dir.join("System.map"));
         let symbols = map.and_then(|m| std::fs::read_to_string(m).ok()).unwrap_or_default();
-        let places: Vec<String> = registers
+        let places = registers
             .lines()
             .filter_map(|line| line.split_once("RIP=")?.1.split_whitespace().next())
-            .enumerate()
-            .map(|(cpu, rip)| format!("CPU{cpu} at {}", name_address(&symbols, rip)))
+            .map(|rip| name_address(&symbols, rip))
             .collect();
-        eprintln!("qemu: stopped at the timeout; {}; registers in {}", places.join(", "), file.display());
+        Some((registers, places))
+    }
+
+    /// Whether a silent guest is stuck: every CPU in the same function (or, outside the kernel
+    /// image, the same 4 KiB page) in two looks 300 ms apart. A stuck guest is recorded as by
+    /// [`Vm::record_hang`].
+    fn is_stuck(&self, monitor: &mut Monitor, console: &Path) -> bool {
+        let Some((_, first)) = self.cpu_places(monitor) else { return false };
+        std::thread::sleep(Duration::from_millis(300));
+        let Some((registers, second)) = self.cpu_places(monitor) else { return false };
+        let stuck =
+            !first.is_empty() && first.iter().map(|p| place_key(p)).eq(second.iter().map(|p| place_key(p)));
+        if stuck {
+            write_hang(console, &registers, &second, "silent, each CPU in the same place twice");
+        }
+        stuck
+    }
+
+    /// Where each CPU of a hung guest was when the harness stopped it: the registers in
+    /// `cpus-at-hang.txt` beside the console, and each CPU's instruction pointer, named from
+    /// the kernel's `System.map`, on stderr.
+    fn record_hang(&self, monitor: &mut Monitor, console: &Path, when: &str) {
+        if let Some((registers, places)) = self.cpu_places(monitor) {
+            write_hang(console, &registers, &places, when);
+        }
+    }
+}
+
+/// Writes a hung guest's registers to `cpus-at-hang.txt` beside the console, and says on
+/// stderr where each CPU was.
+fn write_hang(console: &Path, registers: &str, places: &[String], when: &str) {
+    let file = console.with_file_name("cpus-at-hang.txt");
+    let _ = std::fs::write(&file, registers);
+    let places: Vec<String> =
+        places.iter().enumerate().map(|(cpu, at)| format!("CPU{cpu} at {at}")).collect();
+    eprintln!("qemu: stopped a hung guest ({when}); {}; registers in {}", places.join(", "), file.display());
+}
+
+/// What stays the same while a CPU is stuck in one place: the function, without the offset;
+/// outside the kernel image, the 4 KiB page.
+fn place_key(place: &str) -> String {
+    match place.split_once(" (outside") {
+        Some((address, _)) => {
+            u64::from_str_radix(address, 16).map(|a| format!("{:x}", a >> 12)).unwrap_or_default()
+        }
+        None => place.split('+').next().unwrap_or(place).to_string(),
     }
 }
 
@@ -472,7 +585,12 @@ fn read_line(channel: &mut UnixStream) -> std::io::Result<String> {
 /// Lets a resumed guest run: waits for the snapshot to be loaded, `cont`, sends the steps on
 /// ttyS1, and copies what comes back on it to the harness log, in a thread that ends with QEMU.
 /// Returns that thread and the monitor.
-fn start_resumed(resume: &Resume, log: &Path) -> Result<(std::thread::JoinHandle<()>, Monitor)> {
+fn start_resumed(
+    resume: &Resume,
+    log: &Path,
+    watch: Arc<Watch>,
+    start: Instant,
+) -> Result<(std::thread::JoinHandle<()>, Monitor)> {
     let mut channel = connect(&socket_path(log, "sock"))?;
     let mut monitor = Monitor::connect(&socket_path(log, "mon"))?;
     monitor.wait_status("paused", Duration::from_secs(30))?;
@@ -480,7 +598,13 @@ fn start_resumed(resume: &Resume, log: &Path) -> Result<(std::thread::JoinHandle
     send_steps(&mut channel, &resume.send)?;
     let mut file = File::create(log).context(|| format!("could not create {}", log.display()))?;
     let copier = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut channel, &mut file);
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = channel.read(&mut buffer) {
+            watch.output(start);
+            if file.write_all(&buffer[..n]).is_err() {
+                return;
+            }
+        }
     });
     Ok((copier, monitor))
 }
@@ -517,6 +641,8 @@ mod tests {
             harness_log: Some("/t/harness.log".into()),
             resume: None,
             until: None,
+            stop_when_broken: false,
+            quiet: None,
         };
         let line = cmd::display(&vm.command());
         assert!(line.contains(" -smp 2 -m 512 "), "{line}");
@@ -550,6 +676,8 @@ mod timeouts {
             harness_log: None,
             resume: None,
             until: None,
+            stop_when_broken: false,
+            quiet: None,
         }
     }
 
@@ -600,6 +728,35 @@ mod timeouts {
         assert_eq!(run.end, End::Seen);
         // Long before the 3 s timeout, which would be `TimedOut`.
         assert!(run.wall < Duration::from_secs(3), "{:?}", run.wall);
+    }
+
+    #[test]
+    fn a_guest_is_stopped_once_its_point_of_no_return_has_been_reported() {
+        let d = dir("broken");
+        let report = "echo 'irqlock-harness: begin'; echo '[ 2.1][ C1] BUG: scheduling while atomic: insmod/71/0x00010002'; \
+                      echo ' <TASK>'; echo ' </TASK>'; echo 'BUG: more'; exec sleep 30";
+        let mut broken = vm(report, &d);
+        broken.stop_when_broken = true;
+        let run = broken.boot(&d.join("console.log"), false).unwrap();
+        assert_eq!(run.end, End::Broken);
+        assert!(run.wall < Duration::from_secs(3), "{:?}", run.wall);
+        // Cut short: the CPU printing it stopped; the harness stops the guest all the same.
+        let cut = "echo 'irqlock-harness: begin'; echo 'Oops: general protection fault'; exec sleep 30";
+        let mut cut = vm(cut, &d);
+        cut.stop_when_broken = true;
+        assert_eq!(cut.boot(&d.join("console.log"), false).unwrap().end, End::Broken);
+        // Only when asked: `cargo xtask run` shows what follows.
+        let run = vm(report, &d).boot(&d.join("console.log"), false).unwrap();
+        assert_eq!(run.end, End::TimedOut);
+    }
+
+    #[test]
+    fn a_stuck_cpu_is_one_function_or_one_page() {
+        assert_eq!(place_key("mutex_spin_on_owner+0x8c"), place_key("mutex_spin_on_owner+0x41"));
+        assert_ne!(place_key("mutex_spin_on_owner+0x8c"), place_key("default_idle+0x8c"));
+        let module = |a: &str| place_key(&format!("{a} (outside the kernel image)"));
+        assert_eq!(module("ffffffffa0001010"), module("ffffffffa0001ff0"));
+        assert_ne!(module("ffffffffa0001010"), module("ffffffffa0002010"));
     }
 
     #[test]

@@ -39,7 +39,12 @@ pub struct TestResult {
     pub seconds: f64,
     pub failures: Vec<String>,
     pub error: Option<String>,
+    /// The reports judged: up to and including the first point of no return.
     pub reports: Vec<triage::Report>,
+    /// The ending the boot matched: `expected`, or an alternative's name (scenarios only).
+    pub ending: Option<String>,
+    /// Reports after the point of no return: shown, not judged.
+    pub after: Vec<triage::Report>,
     /// The console this result was judged on.
     pub console: PathBuf,
 }
@@ -69,7 +74,11 @@ pub fn to_ktap(results: &[TestResult]) -> String {
         if result.status != Status::Pass {
             diagnostics.push(format!("console: {}", result.console.display()));
         }
+        diagnostics.extend(result.ending.iter().map(|e| format!("ending: {e}")));
         diagnostics.extend(result.reports.iter().map(|r| format!("report: {}", r.title)));
+        diagnostics.extend(
+            result.after.iter().map(|r| format!("after the point of no return, not judged: {}", r.title)),
+        );
         let line = ktap::Line {
             name: &result.name,
             ok: result.passed(),
@@ -104,6 +113,8 @@ mod tests {
             failures: if status == Status::Fail { vec!["the console lacks \"x\"".into()] } else { vec![] },
             error: None,
             reports: Vec::new(),
+            ending: None,
+            after: Vec::new(),
             console: "/run/mutex/console.log".into(),
         }
     }

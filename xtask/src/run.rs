@@ -69,11 +69,16 @@ pub fn run(options: &RunOptions) -> Result<i32> {
         }
         Outcome::Hang => format!("the VM hung and was stopped after {}s", options.timeout.as_secs()),
         Outcome::Panic => "the VM ended early (kernel panic)".to_string(),
+        Outcome::Broken => "the kernel reached a point of no return".to_string(),
         Outcome::Clean | Outcome::Reports => "the guest finished".to_string(),
     };
-    let failed = seen.insmod() != Some(0) || matches!(seen.outcome, Outcome::Hang | Outcome::Panic);
+    let failed =
+        seen.insmod() != Some(0) || matches!(seen.outcome, Outcome::Hang | Outcome::Panic | Outcome::Broken);
     let reports = &seen.reports;
-    let titles: Vec<String> = reports.iter().map(|r| format!("[{}]", r.title)).collect();
+    let mut titles: Vec<String> = reports.iter().map(|r| format!("[{}]", r.title)).collect();
+    if !seen.after.is_empty() {
+        titles.push(format!("(and {} after the point of no return, not judged)", seen.after.len()));
+    }
     println!(
         "\nverdict: {end}; {insmod}; {} kernel report{}{}{}; {:.1}s; console: {}",
         reports.len(),

@@ -23,15 +23,22 @@ pub enum Outcome {
     Reports,
     /// The kernel panicked (QEMU exited before the init script's end) after `reports`.
     Panic,
-    /// The guest stopped making progress, the kernel said nothing that ended it, and the
-    /// harness stopped it at the timeout.
+    /// The guest stopped making progress and the kernel said nothing that ended it: the
+    /// harness saw it stuck (silent, every CPU in the same place twice) or reached the timeout.
     Hang,
+    /// The kernel printed a report it does not come back from (a point of no return:
+    /// `scheduling while atomic`, an oops; [`crate::triage::is_point_of_no_return`]). That
+    /// report is the last one judged: what a broken kernel prints next, and whether it then
+    /// hangs, panics or finishes the steps, is left out, and the harness stops the guest.
+    Broken,
 }
 
 /// The expectation on `insmod`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    /// A short name for the main ending (`expected` when left out), as for an alternative.
+    pub ending: Option<String>,
     pub outcome: Outcome,
     /// The report titles, in order, exactly.
     #[serde(default)]
@@ -61,6 +68,9 @@ pub struct Expect {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alternative {
+    /// A short name for the ending, shown in the results and counted by `--repeat`
+    /// (`alternative N` when left out).
+    pub name: Option<String>,
     pub reason: String,
     pub outcome: Option<Outcome>,
     pub reports: Vec<String>,
@@ -75,6 +85,11 @@ pub struct Tolerated {
     pub title: String,
     pub reason: String,
 }
+
+/// The default silence before a guest is looked at for a hang. A healthy guest running its
+/// steps writes to its console or its channel far more often: the longest gap measured in the
+/// fixtures of scenarios that do not wait for a lockup detector is well under a second.
+pub const QUIET: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn ok() -> String {
     "ok".to_string()
@@ -122,6 +137,11 @@ pub struct Scenario {
     /// Seconds after which the harness stops the VM and calls it a hang.
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
+    /// Seconds of silence (no console, no step output) after which the harness looks at where
+    /// the guest's CPUs are, and calls it a hang if each is in the same function twice
+    /// ([`Scenario::quiet`]). A scenario that waits for the kernel's own lockup detector sets
+    /// it above the detector's threshold.
+    pub quiet_s: Option<f64>,
     /// What the default kernel must show.
     pub expect: Expect,
     /// What the PREEMPT_RT kernel (`--kernel rt`) must show; a scenario without it does not
@@ -167,6 +187,13 @@ impl Scenario {
             Flavour::Default => Some(self.clone()),
             Flavour::Rt => Some(Scenario { expect: self.expect_rt.clone()?, ..self.clone() }),
         }
+    }
+
+    /// The silence after which the guest is looked at for a hang: `quiet_s`, else
+    /// [`QUIET`] plus the steps' own sleep.
+    pub fn quiet(&self) -> std::time::Duration {
+        let seconds = self.quiet_s.unwrap_or(QUIET.as_secs_f64() + self.sleep_before_rmmod);
+        std::time::Duration::from_secs_f64(seconds.max(0.5))
     }
 
     /// The insmod parameters, the named ones first.

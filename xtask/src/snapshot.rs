@@ -197,6 +197,8 @@ mod tests {
             harness_log: None,
             resume: None,
             until: None,
+            stop_when_broken: false,
+            quiet: None,
         }
     }
 

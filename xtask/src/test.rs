@@ -19,11 +19,12 @@ use std::time::Instant;
 fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> TestResult {
     let started = Instant::now();
     let result = boot_scenario(prepared, scenario, out);
-    let (status, failures, error, reports) = match result {
-        Ok((v, _, _)) if v.passed() => (Status::Pass, Vec::new(), None, v.reports),
-        Ok((v, _, _)) => (Status::Fail, v.failures, None, v.reports),
-        Err(e) => (Status::Error, Vec::new(), Some(e.message), Vec::new()),
+    let (status, failures, error, verdict) = match result {
+        Ok((v, _, _)) if v.passed() => (Status::Pass, Vec::new(), None, Some(v)),
+        Ok((v, _, _)) => (Status::Fail, v.failures.clone(), None, Some(v)),
+        Err(e) => (Status::Error, Vec::new(), Some(e.message), None),
     };
+    let (reports, ending, after) = verdict.map(|v| (v.reports, v.ending, v.after)).unwrap_or_default();
     TestResult {
         name: scenario.name.clone(),
         kind: Kind::Scenario,
@@ -33,6 +34,8 @@ fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> TestRes
         failures,
         error,
         reports,
+        ending,
+        after,
         console: out.join(&scenario.name).join("console.log"),
     }
 }
@@ -63,6 +66,8 @@ fn check_block(block: &labs::Block, scenarios: &[TestResult]) -> TestResult {
         failures,
         error,
         reports: Vec::new(),
+        ending: None,
+        after: Vec::new(),
         console: boot.map(|b| b.console.clone()).unwrap_or_default(),
     }
 }
@@ -278,6 +283,8 @@ struct Tally {
     results: Vec<TestResult>,
     /// Per test, its name and the runs (1-based) that gave each verdict.
     counts: Vec<(String, Verdicts)>,
+    /// Per test, how many runs ended each way (scenarios with a named ending).
+    endings: Vec<Vec<(String, usize)>>,
     disagreements: usize,
 }
 
@@ -285,10 +292,18 @@ impl Tally {
     fn new(runs: &[Vec<TestResult>]) -> Self {
         let mut results = Vec::new();
         let mut counts = Vec::new();
+        let mut endings = Vec::new();
         let mut disagreements = 0;
         for (i, first) in runs[0].iter().enumerate() {
             let mut verdicts: Verdicts = Vec::new();
             let mut failures = Vec::new();
+            let mut ended: Vec<(String, usize)> = Vec::new();
+            for ending in runs.iter().filter_map(|run| run[i].ending.clone()) {
+                match ended.iter_mut().find(|(e, _)| *e == ending) {
+                    Some((_, n)) => *n += 1,
+                    None => ended.push((ending, 1)),
+                }
+            }
             for (n, run) in runs.iter().enumerate() {
                 let r = &run[i];
                 let verdict = match r.status {
@@ -322,7 +337,12 @@ impl Tally {
             let mut summary: Vec<String> =
                 verdicts.iter().map(|(v, at)| format!("{} of {} runs: {v}", at.len(), runs.len())).collect();
             summary.extend(failures);
+            let ending = (!ended.is_empty()).then(|| {
+                ended.iter().map(|(e, n)| format!("{e} {n} of {}", runs.len())).collect::<Vec<_>>().join(", ")
+            });
+            endings.push(ended);
             results.push(TestResult {
+                ending,
                 status,
                 seconds,
                 failures: if status == Status::Pass { Vec::new() } else { summary },
@@ -331,17 +351,24 @@ impl Tally {
             });
             counts.push((first.name.clone(), verdicts));
         }
-        Tally { results, counts, disagreements }
+        Tally { results, counts, endings, disagreements }
     }
 
     /// Per test, how many runs gave which verdict.
     fn table(&self) -> String {
         let width = self.counts.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
         let mut text = String::from("verdicts per test (runs):\n");
-        for (name, verdicts) in &self.counts {
+        for ((name, verdicts), ended) in self.counts.iter().zip(&self.endings) {
             let mark = if verdicts.len() > 1 { "FLIPPED" } else { "" };
             let counted: Vec<String> = verdicts.iter().map(|(v, at)| format!("{} {v}", at.len())).collect();
-            text += &format!("  {name:<width$}  {}  {mark}\n", counted.join("; "));
+            // Only where the scenario has more than one ending, or saw an alternative.
+            let ends = if ended.len() > 1 || ended.iter().any(|(e, _)| e != "expected") {
+                let each: Vec<String> = ended.iter().map(|(e, n)| format!("{e} {n}")).collect();
+                format!("  (endings: {})", each.join(", "))
+            } else {
+                String::new()
+            };
+            text += &format!("  {name:<width$}  {}  {mark}{ends}\n", counted.join("; "));
         }
         text
     }
@@ -361,6 +388,8 @@ mod tests {
             failures: if failure.is_empty() { vec![] } else { vec![failure.into()] },
             error: None,
             reports: Vec::new(),
+            ending: None,
+            after: Vec::new(),
             console: format!("/out/{name}/console.log").into(),
         }
     }
@@ -411,5 +440,21 @@ mod tests {
         assert!(table.contains("steady  2 pass  \n"), "{table}");
         assert!(table.contains("flaky   1 pass; 1 fail: lacks y  FLIPPED\n"), "{table}");
         assert!(table.contains("broken  2 fail: x  \n"), "{table}");
+    }
+
+    #[test]
+    fn repeated_runs_count_each_ending() {
+        let ended = |ending: &str| TestResult { ending: Some(ending.into()), ..result("two", Status::Pass, "") };
+        let runs = vec![
+            vec![ended("spins"), result("one", Status::Pass, "")],
+            vec![ended("slept"), result("one", Status::Pass, "")],
+            vec![ended("spins"), result("one", Status::Pass, "")],
+        ];
+        let tally = Tally::new(&runs);
+        assert_eq!(tally.disagreements, 0);
+        assert_eq!(tally.results[0].ending.as_deref(), Some("spins 2 of 3, slept 1 of 3"));
+        let table = tally.table();
+        assert!(table.contains("two  3 pass    (endings: spins 2, slept 1)\n"), "{table}");
+        assert!(table.contains("one  3 pass  \n"), "{table}");
     }
 }

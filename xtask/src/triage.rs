@@ -31,6 +31,27 @@ pub enum Kind {
     Panic,
 }
 
+/// The first lines of the reports after which the kernel is broken by design and carries on
+/// regardless: it scheduled from atomic context (schedule() then resets the preempt count under
+/// the interrupted code, which trips its own checks later), or it oopsed (the task is killed
+/// with its locks held). What it prints next is open ended. A panic is not here: it stops the
+/// kernel itself.
+pub const POINTS_OF_NO_RETURN: &[&str] = &[
+    "BUG: scheduling while atomic",
+    "kernel BUG at ",
+    "BUG: kernel NULL pointer dereference",
+    "BUG: unable to handle ",
+    "general protection fault",
+    "Oops: ",
+];
+
+/// Whether the kernel does not come back from `report` (see [`POINTS_OF_NO_RETURN`]).
+pub fn is_point_of_no_return(report: &Report) -> bool {
+    report.kind == Kind::Oops
+        || report.title.starts_with("BUG: scheduling while atomic")
+        || report.title.starts_with("kernel BUG in ")
+}
+
 /// One kernel report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {

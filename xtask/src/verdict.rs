@@ -55,6 +55,7 @@ const TAINT_OOT_MODULE: u64 = 1 << 12;
 
 /// One way a scenario may end: the main expectation or an alternative.
 struct Ending<'a> {
+    name: String,
     outcome: Outcome,
     reports: &'a [String],
     then_any: &'a [String],
@@ -64,7 +65,13 @@ struct Ending<'a> {
 #[derive(Debug)]
 pub struct Verdict {
     pub failures: Vec<String>,
+    /// The reports judged: up to and including the first point of no return.
     pub reports: Vec<Report>,
+    /// The reports after the point of no return, shown but not judged.
+    pub after: Vec<Report>,
+    /// The name of the ending the boot matched (`expected`, or an alternative's), when it
+    /// matched one.
+    pub ending: Option<String>,
 }
 
 impl Verdict {
@@ -87,7 +94,10 @@ pub struct Boot<'a> {
 pub struct Seen {
     pub outcome: Outcome,
     pub markers: Markers,
+    /// The reports up to and including the first point of no return, if any.
     pub reports: Vec<Report>,
+    /// What the kernel printed after its point of no return: not evidence of anything.
+    pub after: Vec<Report>,
 }
 
 impl Seen {
@@ -99,49 +109,71 @@ impl Seen {
 
 /// Reads a boot: `cargo xtask run` shows this; [`judge`] compares it with a scenario.
 pub fn see(boot: &Boot) -> Seen {
-    let reports = triage::parse(boot.console);
+    let mut reports = triage::parse(boot.console);
+    // Judging stops at the point of no return, as syzkaller stops at the first crash.
+    let broken_at = reports.iter().position(triage::is_point_of_no_return);
+    let after = broken_at.map(|at| reports.split_off(at + 1)).unwrap_or_default();
     let markers = markers(if boot.harness.trim().is_empty() { boot.console } else { boot.harness });
     let outcome = match boot.end {
-        End::TimedOut | End::BootHang => Outcome::Hang,
+        _ if broken_at.is_some() => Outcome::Broken,
+        End::Broken => Outcome::Broken,
+        End::TimedOut | End::Hung | End::BootHang => Outcome::Hang,
         // The harness stopped it once the console had shown everything (guest::FLUSHED).
         End::Exited(_) | End::Seen if !markers.ended => Outcome::Panic,
         End::Exited(_) | End::Seen if reports.is_empty() => Outcome::Clean,
         End::Exited(_) | End::Seen => Outcome::Reports,
     };
-    Seen { outcome, markers, reports }
+    Seen { outcome, markers, reports, after }
 }
 
 /// Judges a boot of `scenario`.
 pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
     let expect = &scenario.expect;
     let (log, harness, end) = (boot.console, boot.harness, boot.end);
-    let Seen { outcome: seen_outcome, markers: marks, reports } = see(boot);
+    let Seen { outcome: seen_outcome, markers: marks, reports, after } = see(boot);
     let mut failures = Vec::new();
 
     let outcome_ok = |outcome: Outcome| match outcome {
-        // A panic is seen as a report, so "panic" needs the VM to end early by itself.
-        Outcome::Panic => seen_outcome == Outcome::Panic,
-        Outcome::Hang => end == End::TimedOut,
-        Outcome::Clean | Outcome::Reports => marks.ended && matches!(end, End::Exited(_) | End::Seen),
+        // Past a point of no return, how the VM ended is not evidence; before one, a panic is
+        // seen as a report, so "panic" needs the VM to end early by itself.
+        Outcome::Broken | Outcome::Panic => seen_outcome == outcome,
+        Outcome::Hang => seen_outcome == Outcome::Hang && end != End::BootHang,
+        Outcome::Clean | Outcome::Reports => {
+            seen_outcome != Outcome::Broken && marks.ended && matches!(end, End::Exited(_) | End::Seen)
+        }
     };
-    let endings: Vec<Ending> =
-        std::iter::once(Ending { outcome: expect.outcome, reports: &expect.reports, then_any: &[] })
-            .chain(expect.alternative.iter().map(|a| Ending {
-                outcome: a.outcome.unwrap_or(expect.outcome),
-                reports: &a.reports,
-                then_any: &a.then_any,
-            }))
-            .collect();
+    let main = expect.ending.clone().unwrap_or_else(|| "expected".to_string());
+    let endings: Vec<Ending> = std::iter::once(Ending {
+        name: main,
+        outcome: expect.outcome,
+        reports: &expect.reports,
+        then_any: &[],
+    })
+    .chain(expect.alternative.iter().enumerate().map(|(i, a)| Ending {
+        name: a.name.clone().unwrap_or_else(|| format!("alternative {}", i + 1)),
+        outcome: a.outcome.unwrap_or(expect.outcome),
+        reports: &a.reports,
+        then_any: &a.then_any,
+    }))
+    .collect();
     if !endings.iter().any(|e| outcome_ok(e.outcome)) {
         let what = match seen_outcome {
             Outcome::Hang if end == End::BootHang => {
                 "the kernel hung before user space, twice; the harness stopped it".to_string()
+            }
+            Outcome::Hang if end == End::Hung => {
+                "the VM hung: it fell silent with every CPU in the same place; the harness stopped it"
+                    .to_string()
             }
             Outcome::Hang => format!(
                 "the VM hung: no end of the init script within {}s; the harness stopped it",
                 scenario.timeout_s
             ),
             Outcome::Panic => "the VM ended before the init script did (kernel panic or crash)".to_string(),
+            Outcome::Broken => format!(
+                "the kernel reached a point of no return ({}); judging stopped there",
+                reports.last().map(|r| r.title.as_str()).unwrap_or("")
+            ),
             _ => "the init script ran to its end".to_string(),
         };
         failures.push(format!("expected outcome {:?}, but {what}", expect.outcome));
@@ -182,12 +214,22 @@ pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
         later.title == first.title && expect.repeats.iter().any(|t| t.title == first.title)
     });
     let titles: Vec<&str> = counted.iter().map(|r| r.title.as_str()).collect();
+    // A point of no return that the broken kernel stopped printing before its call trace is
+    // titled without a function: its header is all there is to match.
+    let cut_short = counted.last().filter(|r| seen_outcome == Outcome::Broken && r.truncated);
+    let same = |i: usize, seen: &str, want: &str| {
+        seen == want
+            || (i + 1 == titles.len()
+                && cut_short.is_some_and(|r| !r.title.contains(" in "))
+                && want.starts_with(&format!("{seen} in ")))
+    };
     let reports_ok = |e: &Ending| {
         titles.len() >= e.reports.len()
-            && titles.iter().zip(e.reports).all(|(seen, want)| seen == want)
+            && titles.iter().zip(e.reports).enumerate().all(|(i, (seen, want))| same(i, seen, want))
             && titles[e.reports.len()..].iter().all(|t| e.then_any.iter().any(|p| t.starts_with(p.as_str())))
             && (titles.len() == e.reports.len() || !e.then_any.is_empty())
     };
+    let ending = endings.iter().find(|e| outcome_ok(e.outcome) && reports_ok(e)).map(|e| e.name.clone());
     if !endings.iter().any(reports_ok) {
         let mut message = format!("expected reports {:?}, saw {:?}", expect.reports, titles);
         for alternative in &expect.alternative {
@@ -208,7 +250,7 @@ pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
             );
         }
         failures.push(message);
-    } else if !endings.iter().any(|e| outcome_ok(e.outcome) && reports_ok(e)) {
+    } else if ending.is_none() {
         failures
             .push(format!("the outcome fits one ending of the scenario and the reports {titles:?} another"));
     }
@@ -233,7 +275,7 @@ pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
             })
             .map(|(_, message)| message),
     );
-    Verdict { failures, reports }
+    Verdict { failures, reports, after, ending }
 }
 
 #[cfg(test)]
@@ -399,7 +441,7 @@ mod fixtures {
     use super::*;
     use crate::kernel::Flavour;
     use crate::paths::project_dir;
-    use crate::scenario::load_all;
+    use crate::scenario::{load_all, Expect};
 
     /// The console log `tests/fixtures/<name>.log`.
     fn fixture(name: &str) -> String {
@@ -481,17 +523,56 @@ mod fixtures {
         }
     }
 
-    /// Unless a scenario names a hang among its endings.
+    /// Unless a scenario names a hang among its endings, or the kernel broke before it hung
+    /// (then how the VM ended is not evidence).
     #[test]
     fn a_hang_is_never_a_pass() {
         let may_hang = |s: &Scenario| {
             s.expect.outcome == Outcome::Hang
                 || s.expect.alternative.iter().any(|a| a.outcome == Some(Outcome::Hang))
         };
+        let mut judged = 0;
         for scenario in scenarios().iter().filter(|s| !may_hang(s)) {
-            let verdict = judge_log(scenario, &fixture(&scenario.name), End::TimedOut);
-            assert!(!verdict.passed(), "{}", scenario.name);
+            let log = fixture(&scenario.name);
+            for end in [End::TimedOut, End::Hung] {
+                let boot = Boot { console: &log, harness: "", end };
+                if see(&boot).outcome == Outcome::Broken {
+                    continue;
+                }
+                judged += 1;
+                let verdict = judge_log(scenario, &log, end);
+                assert!(!verdict.passed(), "{} {end:?}", scenario.name);
+            }
         }
+        assert!(judged > 40, "{judged}");
+    }
+
+    /// Once the kernel has scheduled from an interrupt, what it prints next is open ended:
+    /// judging stops at that report, whatever follows and however the VM ended.
+    #[test]
+    fn judging_stops_at_the_point_of_no_return() {
+        let two_cpus = scenario("two_cpus_mutex");
+        let log = fixture("two_cpus_mutex-lockup");
+        for end in [End::Exited(Some(0)), End::Broken, End::TimedOut, End::Hung] {
+            let verdict = judge_log(&two_cpus, &log, end);
+            assert!(verdict.passed(), "{end:?}: {:?}", verdict.failures);
+            assert_eq!(verdict.ending.as_deref(), Some("slept"));
+            let last = &verdict.reports[verdict.reports.len() - 1].title;
+            assert_eq!(last, "BUG: scheduling while atomic in irqlock::shared::Shared::increment");
+            let after: Vec<&str> = verdict.after.iter().map(|r| r.title.as_str()).collect();
+            assert!(after.contains(&"kernel panic: Hard LOCKUP"), "{after:?}");
+        }
+        // A report the scenario does not name, before the point of no return, still fails it.
+        let before = log.replacen(
+            "BUG: scheduling while atomic",
+            "BUG: spinlock recursion on CPU#0, insmod/1\nBUG: scheduling while atomic",
+            1,
+        );
+        assert!(!judge_log(&two_cpus, &before, End::Broken).passed());
+        // The main ending does not accept a broken kernel.
+        let spins =
+            Scenario { expect: Expect { alternative: Vec::new(), ..two_cpus.expect.clone() }, ..two_cpus };
+        assert!(!judge_log(&spins, &log, End::Exited(Some(0))).passed());
     }
 
     /// A real boot in which the edu interrupt landed on a task that was about to sleep.
@@ -538,18 +619,21 @@ mod fixtures {
     }
 
     /// The real endings of `two_cpus_mutex`: the second handler spins on the first one's mutex
-    /// and proceeds, or sleeps from the interrupt and the kernel breaks, or stops.
+    /// and proceeds, or sleeps from the interrupt and the kernel breaks (and then goes on,
+    /// panics or stops: not judged).
     #[test]
     fn both_two_cpu_mutex_endings_pass() {
         let two_cpus = scenario("two_cpus_mutex");
-        for (name, end) in [
-            ("two_cpus_mutex", End::Exited(Some(0))),
-            ("two_cpus_mutex-scheduled", End::Exited(Some(0))),
-            ("two_cpus_mutex-hang", End::TimedOut),
-            ("two_cpus_mutex-lockup", End::Exited(Some(0))),
+        for (name, end, ending) in [
+            ("two_cpus_mutex", End::Broken, "slept"),
+            ("two_cpus_mutex-spins", End::Seen, "spins"),
+            ("two_cpus_mutex-scheduled", End::Exited(Some(0)), "slept"),
+            ("two_cpus_mutex-hang", End::TimedOut, "slept"),
+            ("two_cpus_mutex-lockup", End::Exited(Some(0)), "slept"),
         ] {
             let verdict = judge_log(&two_cpus, &fixture(name), end);
             assert!(verdict.passed(), "{name}: {:?}", verdict.failures);
+            assert_eq!(verdict.ending.as_deref(), Some(ending), "{name}");
         }
     }
 
