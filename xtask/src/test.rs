@@ -444,7 +444,8 @@ mod tests {
 
     #[test]
     fn repeated_runs_count_each_ending() {
-        let ended = |ending: &str| TestResult { ending: Some(ending.into()), ..result("two", Status::Pass, "") };
+        let ended =
+            |ending: &str| TestResult { ending: Some(ending.into()), ..result("two", Status::Pass, "") };
         let runs = vec![
             vec![ended("spins"), result("one", Status::Pass, "")],
             vec![ended("slept"), result("one", Status::Pass, "")],
