@@ -23,7 +23,6 @@ mod qemu;
 mod results;
 mod run;
 mod scenario;
-mod score;
 mod setup;
 mod snapshot;
 mod symbols;
@@ -259,7 +258,7 @@ fn run(cli: Cli) -> Result<i32> {
             let jobs = jobs.unwrap_or_else(default_jobs);
             return bench::bench(&kernel.choice(), jobs);
         }
-        Commands::Triage { file, score: true, .. } => return score::command(&file),
+        Commands::Triage { file, score: true, .. } => return triage::score::command(&file),
         Commands::Triage { file, json, .. } => return triage::command(&file, json),
     }
     Ok(EXIT_PASS)

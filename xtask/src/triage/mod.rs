@@ -6,6 +6,8 @@
 //! f`), so that they are stable across boots: no addresses, PIDs or timestamps. This module
 //! knows nothing of scenarios or QEMU; it reads any kernel log.
 
+pub mod score;
+
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use serde::Serialize;
 
