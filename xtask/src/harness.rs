@@ -3,7 +3,6 @@
 //! What every booting command shares: build what is missing into this run's output
 //! directory, and boot a scenario and judge it.
 
-use crate::accel::{self, Accel};
 use crate::cmd;
 use crate::error::{Context, Result};
 use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, FLUSHED};
@@ -11,11 +10,12 @@ use crate::initramfs;
 use crate::kernel::{self, Choice};
 use crate::module;
 use crate::paths;
-use crate::qemu::{End, Resume, Vm};
 use crate::scenario::Scenario;
 use crate::setup::{self, Toolchain};
-use crate::snapshot;
 use crate::verdict::{self, Boot, Verdict};
+use crate::vm::accel::{self, Accel};
+use crate::vm::snapshot;
+use crate::vm::{End, Resume, Vm};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ pub struct Prepared {
     pub guest_module: PathBuf,
     /// `target/irqlock/<command>-<time>-<pid>/`.
     pub out: PathBuf,
-    /// Resume a saved booted guest for each boot ([`crate::snapshot`]) rather than boot.
+    /// Resume a saved booted guest for each boot ([`crate::vm::snapshot`]) rather than boot.
     pub snapshots: bool,
     pub accel: Accel,
 }

@@ -3,7 +3,6 @@
 //! `cargo xtask`: builds the irqlock kernel and module, boots them under QEMU, and checks
 //! what the kernel reports. `main` only parses arguments and dispatches.
 
-mod accel;
 mod bench;
 mod children;
 mod cmd;
@@ -19,16 +18,15 @@ mod ktap;
 mod labs;
 mod module;
 mod paths;
-mod qemu;
 mod results;
 mod run;
 mod scenario;
 mod setup;
-mod snapshot;
 mod symbols;
 mod test;
 mod triage;
 mod verdict;
+mod vm;
 mod vocab;
 
 use clap::{Args, Parser, Subcommand};
@@ -52,8 +50,8 @@ struct Cli {
     no_snapshot: bool,
     /// QEMU's accelerator: KVM only after a probe shows it boots the kernel (auto), KVM or
     /// stop (kvm), or software emulation (tcg).
-    #[arg(long, global = true, value_enum, default_value_t = accel::Choice::Auto)]
-    accel: accel::Choice,
+    #[arg(long, global = true, value_enum, default_value_t = vm::accel::Choice::Auto)]
+    accel: vm::accel::Choice,
 }
 
 /// Where the kernel source comes from (default: Debian's linux-source-7.3, in the cache).
@@ -273,7 +271,7 @@ fn main() -> ExitCode {
     if cli.no_snapshot {
         cmd::set_no_snapshot();
     }
-    accel::set_choice(cli.accel);
+    vm::accel::set_choice(cli.accel);
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

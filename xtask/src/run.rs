@@ -8,10 +8,10 @@ use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::guest::{Finish, Step};
 use crate::harness::{prepare, read_harness_log, Prepared};
 use crate::kernel::Choice;
-use crate::qemu::End;
-use crate::qemu::Vm;
 use crate::scenario::Outcome;
 use crate::verdict::{self, Boot};
+use crate::vm::End;
+use crate::vm::Vm;
 use crate::vocab;
 use std::time::Duration;
 

@@ -2,12 +2,12 @@
 
 //! Booting the guest under QEMU, capturing its serial console, and stopping it on a timeout.
 
-use crate::accel::Accel;
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::guest;
 pub use crate::guest::End;
+use crate::vm::accel::Accel;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -39,7 +39,7 @@ pub struct Vm {
     /// The file behind the guest's second serial port (ttyS1), where the init script writes
     /// its markers and step output, apart from kernel messages.
     pub harness_log: Option<PathBuf>,
-    /// Resume this booted guest instead of booting (a snapshot of [`crate::snapshot`]), and
+    /// Resume this booted guest instead of booting (a snapshot of [`crate::vm::snapshot`]), and
     /// send it its steps on ttyS1.
     pub resume: Option<Resume>,
     /// Stop QEMU as soon as the console shows this text (`cargo xtask bench`: the shell's

@@ -17,7 +17,7 @@ use crate::error::{Context, Error, Result};
 use crate::guest::{self, READY};
 use crate::initramfs;
 use crate::paths::{cache_dir, hex};
-use crate::qemu::{socket_path, Monitor, Vm};
+use crate::vm::{socket_path, Monitor, Vm};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -184,7 +184,7 @@ mod tests {
     fn vm() -> Vm {
         Vm {
             qemu: "/nonexistent/qemu".into(),
-            accel: crate::accel::Accel::Tcg,
+            accel: crate::vm::accel::Accel::Tcg,
             kernel: "/k/bzImage".into(),
             initrd: "/i.cpio".into(),
             cpus: 2,
