@@ -5,7 +5,7 @@
 
 use crate::cmd;
 use crate::error::{Result, EXIT_FAIL, EXIT_PASS};
-use crate::guest::{End, Finish};
+use crate::guest::Finish;
 use crate::harness::{prepare, Prepared};
 use crate::kernel::Choice;
 use crate::labs;
@@ -14,6 +14,7 @@ use crate::results::{self, Kind};
 use crate::run::lab_vm;
 use crate::scenario;
 use crate::test::run_matrix;
+use crate::vm::End;
 use std::time::{Duration, Instant};
 
 /// Boots of each kind to take the median of.

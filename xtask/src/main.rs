@@ -3,31 +3,41 @@
 //! `cargo xtask`: builds the irqlock kernel and module, boots them under QEMU, and checks
 //! what the kernel reports. `main` only parses arguments and dispatches.
 
+// What is tested: the scenarios, and the module's parameter names.
+mod scenario;
+mod vocab;
+// Build: the toolchain, the cached kernel, the module, the guest's init and its archive.
+mod guest;
+mod initramfs;
+mod kernel;
+mod module;
+mod setup;
+// Boot: QEMU, snapshots, the accelerator, the steps handshake.
+mod vm;
+// Read the console: the kernel's reports, and module symbols to source lines.
+mod symbols;
+mod triage;
+// Judge a boot against its scenario.
+mod verdict;
+// Results and their renderings.
+mod junit;
+mod ktap;
+mod results;
+// The commands, and what the booting ones share.
 mod bench;
+mod demo;
+mod flowchart;
+mod harness;
+mod labs;
+mod run;
+mod test;
+// Underneath every stage: child processes, commands, errors, paths.
 mod children;
 mod cmd;
-mod demo;
 mod error;
-mod flowchart;
-mod guest;
-mod harness;
-mod initramfs;
-mod junit;
-mod kernel;
-mod ktap;
-mod labs;
-mod module;
 mod paths;
-mod results;
-mod run;
-mod scenario;
-mod setup;
-mod symbols;
-mod test;
-mod triage;
-mod verdict;
-mod vm;
-mod vocab;
+#[cfg(test)]
+mod testutil;
 
 use clap::{Args, Parser, Subcommand};
 use error::{Result, EXIT_PASS};

@@ -352,17 +352,8 @@ mod tests {
     use super::*;
 
     fn result(name: &str, status: Status, failure: &str) -> TestResult {
-        TestResult {
-            name: name.into(),
-            kind: Kind::Scenario,
-            description: String::new(),
-            status,
-            seconds: 2.0,
-            failures: if failure.is_empty() { vec![] } else { vec![failure.into()] },
-            error: None,
-            reports: Vec::new(),
-            console: format!("/out/{name}/console.log").into(),
-        }
+        let failures: &[&str] = if failure.is_empty() { &[] } else { &[failure] };
+        TestResult { seconds: 2.0, ..crate::testutil::result(name, Kind::Scenario, status, failures) }
     }
 
     /// Known durations order the start, longest first; a scenario never timed goes before them

@@ -6,9 +6,10 @@
 //! The console goes through [`crate::triage`] for the kernel's reports; the init script's
 //! markers ([`crate::guest`]) give each step's exit status, the taint and the end.
 
-use crate::guest::{markers, End, Markers};
+use crate::guest::{markers, Markers};
 use crate::scenario::{errno_text, Outcome, Scenario};
 use crate::triage::{self, Report};
+use crate::vm::End;
 
 /// Runs of white space count as one, so that columns (/proc/interrupts) do not matter.
 fn squeeze(text: &str) -> String {

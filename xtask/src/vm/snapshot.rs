@@ -11,13 +11,14 @@
 //! snapshot counts only once its file is complete: it is written under another name and
 //! renamed last, and made under a lock, so a stopped or concurrent run never uses half of one.
 
+use super::monitor::Monitor;
+use super::steps::{waiting_init_script, READY};
+use super::{socket_path, Vm};
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::guest::{self, READY};
 use crate::initramfs;
 use crate::paths::{cache_dir, hex};
-use crate::vm::{socket_path, Monitor, Vm};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub struct Snapshot {
 /// The snapshot of `vm`'s machine (its kernel, CPUs, memory, devices and command line) with
 /// `module` in its initramfs; made first if the cache has none.
 pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
-    let initrd_bytes = initramfs::archive(busybox, module, &guest::waiting_init_script())?;
+    let initrd_bytes = initramfs::archive(busybox, module, &waiting_init_script())?;
     let key = key(vm, &initrd_bytes);
     let root = cache_dir().join("snapshots");
     let dir = root.join(&key);
@@ -181,24 +182,7 @@ fn prune(root: &Path) {
 mod tests {
     use super::*;
 
-    fn vm() -> Vm {
-        Vm {
-            qemu: "/nonexistent/qemu".into(),
-            accel: crate::vm::accel::Accel::Tcg,
-            kernel: "/k/bzImage".into(),
-            initrd: "/i.cpio".into(),
-            cpus: 2,
-            memory_mb: 512,
-            devices: Vec::new(),
-            cmdline: Vec::new(),
-            timeout: Duration::from_secs(1),
-            interactive: false,
-            boot_marker: None,
-            harness_log: None,
-            resume: None,
-            until: None,
-        }
-    }
+    use crate::testutil::vm;
 
     #[test]
     fn the_key_follows_what_the_guest_is_made_of() {
