@@ -12,6 +12,7 @@ use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::paths::{cache_dir, files_with_extension, hex, project_dir};
+use crate::settings::Settings;
 use crate::setup::{Apt, Toolchain};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -89,8 +90,8 @@ pub fn makefile_version(makefile: &str) -> Option<(u32, u32, u32)> {
     Some((field("VERSION")?, field("PATCHLEVEL")?, field("SUBLEVEL")?))
 }
 
-fn check_source(dir: &Path, origin: &str) -> Result<Source> {
-    if cmd::dry_run() && !dir.join("Makefile").exists() {
+fn check_source(settings: &Settings, dir: &Path, origin: &str) -> Result<Source> {
+    if settings.dry_run && !dir.join("Makefile").exists() {
         // Not there yet: the commands that would fetch it were printed.
         let version = format!("{}.{}.x", SUPPORTED.0, SUPPORTED.1);
         return Ok(Source { dir: dir.to_path_buf(), version, id: dir.display().to_string() });
@@ -121,7 +122,7 @@ fn check_source(dir: &Path, origin: &str) -> Result<Source> {
 }
 
 /// Extracts `tarball` into `<cache>/src/<name>/` (once) and returns the tree inside it.
-fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
+fn extract(settings: &Settings, tarball: &Path, name: &str) -> Result<PathBuf> {
     let root = cache_dir().join("src");
     let dest = root.join(name);
     let tree = |dest: &Path| -> Option<PathBuf> {
@@ -132,16 +133,16 @@ fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
             return Ok(dir);
         }
     }
-    if cmd::dry_run() {
+    if settings.dry_run {
         let package = format!("linux-source-{}.{}", SUPPORTED.0, SUPPORTED.1);
-        cmd::run(Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&dest))?;
+        cmd::run(settings, Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&dest))?;
         return Ok(dest.join(package));
     }
     let partial = root.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial).context(|| format!("could not create {}", partial.display()))?;
     eprintln!("kernel: extracting {}", tarball.display());
-    cmd::run(Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&partial))?;
+    cmd::run(settings, Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&partial))?;
     File::create(partial.join(".irqlock-extracted")).context(|| "could not mark the extraction".into())?;
     let _ = fs::remove_dir_all(&dest);
     fs::rename(&partial, &dest).context(|| format!("could not move the source to {}", dest.display()))?;
@@ -150,7 +151,7 @@ fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
 
 /// The Debian package's tarball, downloaded into the cache without touching the system's
 /// apt sources.
-fn debian_tarball() -> Result<PathBuf> {
+fn debian_tarball(settings: &Settings) -> Result<PathBuf> {
     let package = format!("linux-source-{}.{}", SUPPORTED.0, SUPPORTED.1);
     let dir = cache_dir().join("debian");
     let tarball = dir.join(format!("{package}.tar.xz"));
@@ -158,9 +159,9 @@ fn debian_tarball() -> Result<PathBuf> {
         return Ok(tarball);
     }
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
-    let apt = Apt::new("kernel-source", &[("debian", "trixie-backports")])?;
-    cmd::run(apt.command("apt-get").arg("download").arg(&package).current_dir(&dir))?;
-    if cmd::dry_run() {
+    let apt = Apt::new(settings, "kernel-source", &[("debian", "trixie-backports")])?;
+    cmd::run(settings, apt.command("apt-get").arg("download").arg(&package).current_dir(&dir))?;
+    if settings.dry_run {
         println!(
             "dpkg-deb --fsys-tarfile {package}_*.deb | tar -xO ./usr/src/{package}.tar.xz > {}",
             tarball.display()
@@ -181,17 +182,17 @@ fn debian_tarball() -> Result<PathBuf> {
         deb.display(),
         partial.display()
     );
-    cmd::run(Command::new("sh").args(["-c", &script]))?;
+    cmd::run(settings, Command::new("sh").args(["-c", &script]))?;
     fs::rename(&partial, &tarball).context(|| format!("could not write {}", tarball.display()))?;
     let _ = fs::remove_file(&deb);
     Ok(tarball)
 }
 
 /// The kernel source to build, extracting or downloading it if needed.
-pub fn source(choice: &SourceChoice) -> Result<Source> {
+pub fn source(settings: &Settings, choice: &SourceChoice) -> Result<Source> {
     match choice {
         SourceChoice::Dir(dir) => {
-            let source = check_source(dir, &format!("--kernel-src {}", dir.display()))?;
+            let source = check_source(settings, dir, &format!("--kernel-src {}", dir.display()))?;
             Ok(Source { id: content_id(dir)?, ..source })
         }
         SourceChoice::Tarball(file) => {
@@ -206,12 +207,12 @@ pub fn source(choice: &SourceChoice) -> Result<Source> {
                 meta.modified().ok()
             )))[..16]
                 .to_string();
-            let dir = extract(file, &format!("tarball-{id}"))?;
-            check_source(&dir, &format!("--kernel-tarball {}", file.display()))
+            let dir = extract(settings, file, &format!("tarball-{id}"))?;
+            check_source(settings, &dir, &format!("--kernel-tarball {}", file.display()))
         }
         SourceChoice::Debian => {
-            let dir = extract(&debian_tarball()?, "debian")?;
-            check_source(&dir, "Debian's linux-source package")
+            let dir = extract(settings, &debian_tarball(settings)?, "debian")?;
+            check_source(settings, &dir, "Debian's linux-source package")
         }
     }
 }
@@ -343,8 +344,8 @@ fn make(tools: &Toolchain, source: &Source, out: &Path, lock: &File) -> Command 
 const STAMP: &str = ".irqlock-build-complete";
 
 /// Builds the kernel if the cache has no complete build for this key.
-pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
-    let source = source(&choice.source)?;
+pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<Build> {
+    let source = source(settings, &choice.source)?;
     let fragments = fragments(choice.flavour)?;
     let key = cache_key(&source, &fragments, &tools.versions());
     let root = cache_dir().join("kernel");
@@ -356,8 +357,8 @@ pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
     }
-    if cmd::dry_run() {
-        return dry_build(tools, &source, &fragments, &dir).map(|()| done(&dir));
+    if settings.dry_run {
+        return dry_build(settings, tools, &source, &fragments, &dir).map(|()| done(&dir));
     }
 
     fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
@@ -383,6 +384,7 @@ pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
     let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
     let minute = Duration::from_secs(60);
     cmd::run_logged(
+        settings,
         make(tools, &source, &dir, &lock).arg("tinyconfig"),
         &log("config"),
         "tinyconfig",
@@ -392,8 +394,9 @@ pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
     children::inherit(&mut merge, &lock);
     merge.arg("-m").arg("-O").arg(&dir).arg(dir.join(".config"));
     merge.args(fragments.iter().map(|(p, _)| p));
-    cmd::run_logged(merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
+    cmd::run_logged(settings, merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
     cmd::run_logged(
+        settings,
         make(tools, &source, &dir, &lock).arg("olddefconfig"),
         &log("olddefconfig"),
         "olddefconfig",
@@ -424,6 +427,7 @@ pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
 
     let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
     cmd::run_logged_expecting(
+        settings,
         make(tools, &source, &dir, &lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
         &log("build"),
         "kernel build",
@@ -452,7 +456,13 @@ fn expected_build_lines(root: &Path) -> usize {
 }
 
 /// `--dry-run`: the commands a build of `dir` would run.
-fn dry_build(tools: &Toolchain, source: &Source, fragments: &[(PathBuf, String)], dir: &Path) -> Result<()> {
+fn dry_build(
+    settings: &Settings,
+    tools: &Toolchain,
+    source: &Source,
+    fragments: &[(PathBuf, String)],
+    dir: &Path,
+) -> Result<()> {
     let make = |target: &[&str]| {
         let mut make = tools.make(&source.dir);
         make.arg(format!("O={}", dir.display())).arg("ARCH=x86_64").args(target);
@@ -460,13 +470,14 @@ fn dry_build(tools: &Toolchain, source: &Source, fragments: &[(PathBuf, String)]
     };
     let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
     let minute = Duration::from_secs(60);
-    cmd::run_logged(&mut make(&["tinyconfig"]), &log("config"), "tinyconfig", minute)?;
+    cmd::run_logged(settings, &mut make(&["tinyconfig"]), &log("config"), "tinyconfig", minute)?;
     let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
     merge.arg("-m").arg("-O").arg(dir).arg(dir.join(".config")).args(fragments.iter().map(|(p, _)| p));
-    cmd::run_logged(merge.current_dir(dir), &log("merge"), "merge_config", minute)?;
-    cmd::run_logged(&mut make(&["olddefconfig"]), &log("olddefconfig"), "olddefconfig", minute)?;
+    cmd::run_logged(settings, merge.current_dir(dir), &log("merge"), "merge_config", minute)?;
+    cmd::run_logged(settings, &mut make(&["olddefconfig"]), &log("olddefconfig"), "olddefconfig", minute)?;
     let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
     cmd::run_logged(
+        settings,
         &mut make(&[&format!("-j{jobs}"), "bzImage", "modules"]),
         &log("build"),
         "kernel build",

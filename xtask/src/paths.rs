@@ -43,11 +43,11 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// A new output directory for one run of `command`, `target/irqlock/<command>-<time>-<pid>/`,
 /// which `target/irqlock/latest` then points to. Two runs at once never share one.
-pub fn run_dir(command: &str) -> Result<PathBuf> {
+pub fn run_dir(settings: &crate::settings::Settings, command: &str) -> Result<PathBuf> {
     let root = project_dir().join("target/irqlock");
     let name = format!("{command}-{}-{}", utc_stamp(std::time::SystemTime::now()), std::process::id());
     let dir = root.join(&name);
-    if crate::cmd::dry_run() {
+    if settings.dry_run {
         return Ok(dir);
     }
     std::fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
