@@ -11,7 +11,7 @@
 use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::paths::{cache_dir, files_with_extension, hex, project_dir};
+use crate::paths::{self, cache_dir, files_with_extension, hex, project_dir};
 use crate::settings::Settings;
 use crate::setup::{Apt, Toolchain};
 use sha2::{Digest, Sha256};
@@ -334,9 +334,12 @@ pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions
 
 /// `make` in the kernel tree, holding the build lock: the lock stays held until `make` and all
 /// its compilers have exited, even if the harness was killed.
-fn make(tools: &Toolchain, source: &Source, out: &Path, lock: &File) -> Command {
+/// (`--dry-run` takes no lock.)
+fn make(tools: &Toolchain, source: &Source, out: &Path, lock: Option<&File>) -> Command {
     let mut make = tools.make(&source.dir);
-    children::inherit(&mut make, lock);
+    if let Some(lock) = lock {
+        children::inherit(&mut make, lock);
+    }
     make.arg(format!("O={}", out.display())).arg("ARCH=x86_64");
     make
 }
@@ -357,55 +360,83 @@ pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
     }
-    if settings.dry_run {
-        return dry_build(settings, tools, &source, &fragments, &dir).map(|()| done(&dir));
-    }
-
-    fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
-    let lock_path = root.join(".lock");
-    let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
-        eprintln!("kernel: another run is building in {}; waiting for it", root.display());
-        lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
-    }
-    if dir.join(STAMP).exists() {
-        return Ok(done(&dir));
-    }
-    // An earlier build of this key was interrupted or failed: start it afresh.
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
-
-    eprintln!(
-        "kernel: building {} ({}) into {} (about 5-8 minutes on 2 cores)",
-        source.version,
-        choice.flavour.name(),
-        dir.display()
-    );
+    // `--dry-run` takes no lock and changes nothing: it prints the commands below.
+    let lock = if settings.dry_run {
+        None
+    } else {
+        fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
+        let waiting = format!("kernel: another run is building in {}; waiting for it", root.display());
+        let lock = paths::lock(&root.join(".lock"), &waiting)?;
+        if dir.join(STAMP).exists() {
+            return Ok(done(&dir));
+        }
+        // An earlier build of this key was interrupted or failed: start it afresh.
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
+        eprintln!(
+            "kernel: building {} ({}) into {} (about 5-8 minutes on 2 cores)",
+            source.version,
+            choice.flavour.name(),
+            dir.display()
+        );
+        Some(lock)
+    };
+    let lock = lock.as_ref();
     let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
     let minute = Duration::from_secs(60);
     cmd::run_logged(
         settings,
-        make(tools, &source, &dir, &lock).arg("tinyconfig"),
+        make(tools, &source, &dir, lock).arg("tinyconfig"),
         &log("config"),
         "tinyconfig",
         minute,
     )?;
     let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
-    children::inherit(&mut merge, &lock);
+    if let Some(lock) = lock {
+        children::inherit(&mut merge, lock);
+    }
     merge.arg("-m").arg("-O").arg(&dir).arg(dir.join(".config"));
     merge.args(fragments.iter().map(|(p, _)| p));
     cmd::run_logged(settings, merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
     cmd::run_logged(
         settings,
-        make(tools, &source, &dir, &lock).arg("olddefconfig"),
+        make(tools, &source, &dir, lock).arg("olddefconfig"),
         &log("olddefconfig"),
         "olddefconfig",
         minute,
     )?;
 
+    if !settings.dry_run {
+        check_config(tools, &source, &dir, lock, &fragments)?;
+    }
+    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
+    cmd::run_logged_expecting(
+        settings,
+        make(tools, &source, &dir, lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
+        &log("build"),
+        "kernel build",
+        Duration::from_secs(30),
+        Some(expected_build_lines(&root)),
+    )?;
+    if !settings.dry_run {
+        File::create(dir.join(STAMP)).context(|| "could not write the build stamp".into())?;
+        eprintln!("kernel: cached at {}", dir.display());
+    }
+    Ok(done(&dir))
+}
+
+/// Every option `fragments` asks for survived `olddefconfig` in `dir`'s `.config`, or an error
+/// that names the ones Kconfig dropped (for `CONFIG_RUST`, with `make rustavailable`'s reason).
+fn check_config(
+    tools: &Toolchain,
+    source: &Source,
+    dir: &Path,
+    lock: Option<&File>,
+    fragments: &[(PathBuf, String)],
+) -> Result<()> {
     let config =
         fs::read_to_string(dir.join(".config")).context(|| "could not read the merged .config".into())?;
-    let missing = missing_options(&wanted(&fragments), &config);
+    let missing = missing_options(&wanted(fragments), &config);
     if !missing.is_empty() {
         let mut message = format!(
             "the merged kernel config lacks options that configs/ asks for:\n  {}\n\
@@ -413,7 +444,7 @@ pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<
             missing.join("\n  ")
         );
         if missing.iter().any(|m| m.starts_with("CONFIG_RUST=")) {
-            let why = make(tools, &source, &dir, &lock)
+            let why = make(tools, source, dir, lock)
                 .arg("rustavailable")
                 .output()
                 .map(|o| {
@@ -424,19 +455,7 @@ pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<
         }
         return Err(Error::unavailable(message));
     }
-
-    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
-    cmd::run_logged_expecting(
-        settings,
-        make(tools, &source, &dir, &lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
-        &log("build"),
-        "kernel build",
-        Duration::from_secs(30),
-        Some(expected_build_lines(&root)),
-    )?;
-    File::create(dir.join(STAMP)).context(|| "could not write the build stamp".into())?;
-    eprintln!("kernel: cached at {}", dir.display());
-    Ok(done(&dir))
+    Ok(())
 }
 
 /// How many lines a kernel build's log has: as many as the longest complete build in the
@@ -453,36 +472,6 @@ fn expected_build_lines(root: &Path) -> usize {
         .map(|log| log.lines().count())
         .max()
         .unwrap_or(MEASURED)
-}
-
-/// `--dry-run`: the commands a build of `dir` would run.
-fn dry_build(
-    settings: &Settings,
-    tools: &Toolchain,
-    source: &Source,
-    fragments: &[(PathBuf, String)],
-    dir: &Path,
-) -> Result<()> {
-    let make = |target: &[&str]| {
-        let mut make = tools.make(&source.dir);
-        make.arg(format!("O={}", dir.display())).arg("ARCH=x86_64").args(target);
-        make
-    };
-    let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
-    let minute = Duration::from_secs(60);
-    cmd::run_logged(settings, &mut make(&["tinyconfig"]), &log("config"), "tinyconfig", minute)?;
-    let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
-    merge.arg("-m").arg("-O").arg(dir).arg(dir.join(".config")).args(fragments.iter().map(|(p, _)| p));
-    cmd::run_logged(settings, merge.current_dir(dir), &log("merge"), "merge_config", minute)?;
-    cmd::run_logged(settings, &mut make(&["olddefconfig"]), &log("olddefconfig"), "olddefconfig", minute)?;
-    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
-    cmd::run_logged(
-        settings,
-        &mut make(&[&format!("-j{jobs}"), "bzImage", "modules"]),
-        &log("build"),
-        "kernel build",
-        minute,
-    )
 }
 
 #[cfg(test)]

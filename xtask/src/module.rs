@@ -6,10 +6,9 @@ use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result, EXIT_FAIL};
 use crate::kernel;
-use crate::paths::project_dir;
+use crate::paths::{self, project_dir};
 use crate::settings::Settings;
 use crate::setup::Toolchain;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -34,12 +33,8 @@ pub fn build(settings: &Settings, tools: &Toolchain, kernel: &kernel::Build, des
         return Ok(copy);
     }
     std::fs::create_dir_all(&out).context(|| format!("could not create {}", out.display()))?;
-    let lock_path = out.join(".lock");
-    let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
-        eprintln!("module: another run is building in {}; waiting for it", out.display());
-        lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
-    }
+    let waiting = format!("module: another run is building in {}; waiting for it", out.display());
+    let lock = paths::lock(&out.join(".lock"), &waiting)?;
     let mut make = module_make(tools, kernel, &out);
     children::inherit(&mut make, &lock);
     // A module that does not compile is the user's failure (exit 1), rustc's message shown.

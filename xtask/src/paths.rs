@@ -78,6 +78,18 @@ fn utc_stamp(time: std::time::SystemTime) -> String {
     format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
+/// Takes the lock file at `path`, creating it, and says `waiting` first when another run holds
+/// it. The lock lasts while the returned file is open, in this process or in a child that
+/// inherited it ([`crate::children::inherit`]).
+pub fn lock(path: &Path, waiting: &str) -> Result<std::fs::File> {
+    let lock = std::fs::File::create(path).context(|| format!("could not create {}", path.display()))?;
+    if lock.try_lock().is_err() {
+        eprintln!("{waiting}");
+        lock.lock().context(|| format!("could not lock {}", path.display()))?;
+    }
+    Ok(lock)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
