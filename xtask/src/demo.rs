@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `cargo xtask demo`: the lesson as a slide. Boots the `spinlock_irqsave` and `mutex`
-//! scenarios, compares what the handler did in each, then walks through the real kernel report
-//! line by line, and ends with the fix.
+//! `cargo xtask demo`: the lesson as a slide. Boots three scenarios: compares what the handler
+//! did under `spinlock_irqsave` and under `mutex`, shows with `two_cpus_spinlock_irqsave` that
+//! a handler finding the spinlock held spins rather than sleeps, then walks through the real
+//! kernel report line by line, and ends with the fix.
 
 use crate::error::Context;
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};

@@ -2,8 +2,10 @@
 
 //! `cargo xtask setup`: is everything there, and if not, install it or say how.
 //!
-//! Every other command calls [`ensure`] first, so a missing tool stops it before any build
-//! starts, with the same message `setup --check` prints.
+//! Every command that builds (`kernel`, `module`, `lint`, and the booting ones) calls
+//! [`setup`] first, as `cargo xtask setup` does: it installs what is missing (Debian 12, as
+//! root), stops before any build with the message `setup --check` prints where it cannot, and
+//! does nothing when every tool is present.
 
 use crate::cmd;
 use crate::error::{Context, Error, Result};

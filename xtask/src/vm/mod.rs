@@ -46,8 +46,9 @@ pub struct Vm {
     /// Resume this booted guest instead of booting (a snapshot of [`crate::vm::snapshot`]), and
     /// send it its steps on ttyS1.
     pub resume: Option<Resume>,
-    /// Stop QEMU as soon as the console shows this text (`cargo xtask bench`: the shell's
-    /// prompt).
+    /// Stop QEMU as soon as the console shows this text: every scenario boot waits for
+    /// [`crate::guest::FLUSHED`], the last line of a guest that ran to its end; `cargo xtask
+    /// bench` for the shell's prompt.
     pub until: Option<String>,
 }
 
