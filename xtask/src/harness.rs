@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 /// What the build step made: the toolchain, the kernel, and this run's output directory.
 pub struct Built {
+    /// The command's settings, passed on to every later step.
     pub settings: Settings,
     pub tools: Toolchain,
     pub kernel: kernel::Build,
@@ -42,6 +43,7 @@ pub fn build(settings: &Settings, source: &Choice, command: &str) -> Result<Buil
 
 /// Everything a boot needs, built or found, and this run's own output directory.
 pub struct Prepared {
+    /// The command's settings, passed on to every boot.
     pub settings: Settings,
     pub tools: Toolchain,
     pub kernel: kernel::Build,

@@ -12,9 +12,9 @@
 pub mod accel;
 mod boot;
 mod diagnose;
-pub mod monitor;
+mod monitor;
 pub mod snapshot;
-pub mod steps;
+mod steps;
 
 use accel::Accel;
 use std::path::{Path, PathBuf};
