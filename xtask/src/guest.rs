@@ -60,6 +60,7 @@ pub enum Finish {
     Shell,
 }
 
+/// The start of every init script: busybox's applets, the kernel's file systems, expedited RCU.
 pub(crate) const PRELUDE: &str = "#!/bin/busybox sh\n\
      /bin/busybox --install -s /bin\n\
      mount -t proc proc /proc\n\
