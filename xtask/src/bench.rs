@@ -5,7 +5,7 @@
 
 use crate::cmd;
 use crate::error::{Result, EXIT_FAIL, EXIT_PASS};
-use crate::guest::{End, Finish};
+use crate::guest::Finish;
 use crate::harness::{prepare, Prepared};
 use crate::kernel::Choice;
 use crate::labs;
@@ -13,7 +13,9 @@ use crate::paths::project_dir;
 use crate::results::{self, Kind};
 use crate::run::lab_vm;
 use crate::scenario;
+use crate::settings::Settings;
 use crate::test::run_matrix;
+use crate::vm::End;
 use std::time::{Duration, Instant};
 
 /// Boots of each kind to take the median of.
@@ -50,8 +52,8 @@ fn shell_prompt(prepared: &Prepared, n: usize) -> Result<f64> {
 }
 
 /// `cargo xtask bench`.
-pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
-    let mut prepared = prepare(source, "bench")?;
+pub fn bench(settings: &Settings, source: &Choice, jobs: usize) -> Result<i32> {
+    let mut prepared = prepare(settings, source, "bench")?;
     let snapshots = prepared.snapshots;
     // The scenarios and lab blocks as `cargo xtask test` runs them on this kernel.
     let scenarios: Vec<_> = scenario::load_all(&project_dir().join("tests/scenarios"))?
@@ -63,7 +65,7 @@ pub fn bench(source: &Choice, jobs: usize) -> Result<i32> {
         .filter(|b| b.kernel == source.flavour)
         .collect();
 
-    if crate::cmd::dry_run() {
+    if settings.dry_run {
         let dir = prepared.out.join("bare-0");
         let vm = prepared.vm(&dir, &[], Finish::PowerOff, Duration::from_secs(120))?;
         println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());

@@ -4,34 +4,12 @@
 
 use crate::children::{self, Kind};
 use crate::error::{Context, Error, Result};
+use crate::settings::Settings;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-static DRY_RUN: AtomicBool = AtomicBool::new(false);
-static NO_SNAPSHOT: AtomicBool = AtomicBool::new(false);
-
-/// From now on, every VM boots the kernel rather than resuming a saved guest (`--no-snapshot`).
-pub fn set_no_snapshot() {
-    NO_SNAPSHOT.store(true, Ordering::Relaxed);
-}
-
-pub fn no_snapshot() -> bool {
-    NO_SNAPSHOT.load(Ordering::Relaxed)
-}
-
-/// From now on, commands that change something are printed on stdout instead of run
-/// (`--dry-run`); queries that only read (versions, `git rev-parse`) still run.
-pub fn set_dry_run() {
-    DRY_RUN.store(true, Ordering::Relaxed);
-}
-
-pub fn dry_run() -> bool {
-    DRY_RUN.load(Ordering::Relaxed)
-}
 
 /// The command line as a user would type it.
 pub fn display(cmd: &Command) -> String {
@@ -65,9 +43,10 @@ pub fn quote(word: &str) -> String {
     }
 }
 
-/// Prints the command, runs it with inherited stdio, and fails unless it succeeds.
-pub fn run(cmd: &mut Command) -> Result<()> {
-    if dry_run() {
+/// Prints the command, runs it with inherited stdio, and fails unless it succeeds; with
+/// `--dry-run`, only prints it.
+pub fn run(settings: &Settings, cmd: &mut Command) -> Result<()> {
+    if settings.dry_run {
         println!("{}", display(cmd));
         return Ok(());
     }
@@ -91,20 +70,27 @@ pub fn output(cmd: &mut Command) -> Option<String> {
 
 /// Prints the command, runs it with its output going to `log`, and prints a progress line
 /// every `every` while it runs. On failure, the error shows the last lines of the log.
-pub fn run_logged(cmd: &mut Command, log: &Path, label: &str, every: Duration) -> Result<()> {
-    run_logged_expecting(cmd, log, label, every, None)
+pub fn run_logged(
+    settings: &Settings,
+    cmd: &mut Command,
+    log: &Path,
+    label: &str,
+    every: Duration,
+) -> Result<()> {
+    run_logged_expecting(settings, cmd, log, label, every, None)
 }
 
 /// As [`run_logged`]; when the log of a whole run is known to have about `expected` lines,
 /// the progress line says how far along it is and how long is left.
 pub fn run_logged_expecting(
+    settings: &Settings,
     cmd: &mut Command,
     log: &Path,
     label: &str,
     every: Duration,
     expected: Option<usize>,
 ) -> Result<()> {
-    if dry_run() {
+    if settings.dry_run {
         println!("{} > {}", display(cmd), log.display());
         return Ok(());
     }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `cargo xtask demo`: the lesson as a slide. Boots the `spinlock_irqsave` and `mutex`
-//! scenarios, compares what the handler did in each, then walks through the real kernel report
-//! line by line, and ends with the fix.
+//! `cargo xtask demo`: the lesson as a slide. Boots three scenarios: compares what the handler
+//! did under `spinlock_irqsave` and under `mutex`, shows with `two_cpus_spinlock_irqsave` that
+//! a handler finding the spinlock held spins rather than sleeps, then walks through the real
+//! kernel report line by line, and ends with the fix.
 
 use crate::error::Context;
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
@@ -11,6 +12,7 @@ use crate::harness::{self, Prepared};
 use crate::kernel::{Choice, Flavour};
 use crate::paths::project_dir;
 use crate::scenario;
+use crate::settings::Settings;
 use crate::symbols;
 use crate::triage::{self, Report};
 use crate::verdict;
@@ -180,12 +182,17 @@ const DEMO_SCENARIOS: [&str; 3] = ["spinlock_irqsave", "mutex", "two_cpus_spinlo
 
 /// `cargo xtask demo`, and the flowchart of its boots when `svg` or `html` names a file;
 /// with `--kernel rt`, the default kernel and PREEMPT_RT side by side.
-pub fn demo(source: &Choice, svg: Option<PathBuf>, html: Option<PathBuf>) -> Result<i32> {
+pub fn demo(
+    settings: &Settings,
+    source: &Choice,
+    svg: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> Result<i32> {
     if source.flavour == Flavour::Rt {
-        return demo_rt(source);
+        return demo_rt(settings, source);
     }
-    let prepared = harness::prepare(source, "demo")?;
-    if crate::cmd::dry_run() {
+    let prepared = harness::prepare(settings, source, "demo")?;
+    if settings.dry_run {
         for name in DEMO_SCENARIOS {
             harness::show_boot(&prepared, &scenario::load(name)?, &prepared.out)?;
         }
@@ -236,9 +243,10 @@ fn evidence(console: &str) -> Vec<(&'static str, String)> {
 }
 
 /// `cargo xtask demo --kernel rt`: the same scenarios on the default kernel and on PREEMPT_RT.
-fn demo_rt(source: &Choice) -> Result<i32> {
+fn demo_rt(settings: &Settings, source: &Choice) -> Result<i32> {
     let default = Choice { flavour: Flavour::Default, ..source.clone() };
-    let (plain, rt) = (harness::prepare(&default, "demo")?, harness::prepare(source, "demo-rt")?);
+    let (plain, rt) =
+        (harness::prepare(settings, &default, "demo")?, harness::prepare(settings, source, "demo-rt")?);
     let mut scenarios = Vec::new();
     for (name, what) in RT_SCENARIOS {
         let scenario = scenario::load(name)?;
@@ -250,7 +258,7 @@ fn demo_rt(source: &Choice) -> Result<i32> {
         })?;
         scenarios.push((scenario, on_rt, what));
     }
-    if crate::cmd::dry_run() {
+    if settings.dry_run {
         for (scenario, on_rt, _) in &scenarios {
             harness::show_boot(&plain, scenario, &plain.out)?;
             harness::show_boot(&rt, on_rt, &rt.out)?;

@@ -2,7 +2,7 @@
 
 //! The protocol between the harness and the guest, in one place: the init script that runs a
 //! scenario's steps and reports them (`irqlock-harness:` lines on ttyS1, copied to the
-//! console), the reader of those lines, and how a VM can end.
+//! console), and the reader of those lines.
 
 use crate::cmd;
 
@@ -60,7 +60,8 @@ pub enum Finish {
     Shell,
 }
 
-const PRELUDE: &str = "#!/bin/busybox sh\n\
+/// The start of every init script: busybox's applets, the kernel's file systems, expedited RCU.
+pub(crate) const PRELUDE: &str = "#!/bin/busybox sh\n\
      /bin/busybox --install -s /bin\n\
      mount -t proc proc /proc\n\
      mount -t sysfs sysfs /sys\n\
@@ -81,7 +82,7 @@ const PRELUDE: &str = "#!/bin/busybox sh\n\
 ///   its output has been sent), and writes [`FLUSHED`] through the kernel's log.
 /// - `irqlock_rescan_pci` forgets QEMU's edu devices (vendor 0x1234) and finds them again.
 /// - `irqlock_shell` starts a shell with job control on the console.
-fn library() -> String {
+pub(crate) fn library() -> String {
     format!(
         "irqlock_say() {{ printf '%s\\n' \"$1\"; printf '%s\\n' \"$1\" >&3; }}\n\
          irqlock_begin() {{ [ -n \"$harness_open\" ] || exec 3>> {HARNESS_TTY}; irqlock_say '{begin}'; }}\n\
@@ -136,60 +137,6 @@ pub fn steps_script(steps: &[Step], finish: Finish) -> String {
 /// output to be sent). The harness then stops the VM rather than wait for it to reboot.
 pub const FLUSHED: &str = "irqlock-harness: console flushed";
 
-/// The line a waiting guest prints on ttyS1 once it is ready to be saved as a snapshot.
-pub const READY: &str = "irqlock-harness: ready";
-/// The line that ends the steps the harness sends to a resumed guest.
-pub const GO: &str = "irqlock-go";
-/// The line after which the steps begin; a guest ignores what comes before it.
-pub const SYNC: &str = "irqlock-steps";
-/// How a guest says what it received: this, then the number of bytes between [`SYNC`] and
-/// [`GO`]. What a serial port loses is bytes, so their count shows a damaged copy; counting
-/// is done by the shell, where a checksum would start a process.
-pub const STEPS_RECEIVED: &str = "irqlock-harness: steps received ";
-
-/// The init script of a guest that is booted once and kept as a snapshot: once the boot has
-/// settled (the TSC clocksource is in use, 5 s at most, and the console has caught up), it
-/// opens ttyS1 until it has its steps (a tty closed and opened again drops what came in
-/// between), says it is ready, then waits on ttyS1 for the steps (the lines from [`SYNC`] to
-/// [`GO`]), says how much it received ([`STEPS_RECEIVED`]), and runs them once the harness
-/// answers that they arrived whole. The steps keep ttyS1 open on fd 3 alone (fd 4 closed): the
-/// steps' last close of the port must be the one that waits until their output has been sent.
-/// Every scenario resumes the same waiting guest, in which nothing of the module ever ran.
-pub fn waiting_init_script() -> String {
-    format!(
-        "{PRELUDE}{library}\
-         stty -F {HARNESS_TTY} raw -echo\n\
-         exec 4<> {HARNESS_TTY}\n\
-         i=0\n\
-         while [ \"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\" != tsc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
-         sleep 0.2\n\
-         echo '{READY}' >&4\n\
-         {receive}         exec 3>&4 4<&-; harness_open=1\n\
-         eval \"$steps\"\n",
-        library = library(),
-        receive = receive_steps()
-    )
-}
-
-/// The waiting guest's loop that reads the steps from ttyS1 (fd 4) into `$steps`, keeping what
-/// follows the last sync line (bytes before it may be lost or stale). Until the harness answers
-/// `OK` to the byte count, each copy is received anew.
-fn receive_steps() -> String {
-    format!(
-        "while :; do\n\
-         \x20 steps=\n\
-         \x20 while IFS= read -r line <&4; do\n\
-         \x20   [ \"$line\" = '{GO}' ] && break\n\
-         \x20   if [ \"$line\" = '{SYNC}' ]; then steps=; continue; fi\n\
-         \x20   steps=\"$steps$line\n\"\n\
-         \x20 done\n\
-         \x20 echo \"{STEPS_RECEIVED}${{#steps}}\" >&4\n\
-         \x20 IFS= read -r answer <&4\n\
-         \x20 [ \"$answer\" = AGAIN ] || break\n\
-         done\n"
-    )
-}
-
 /// The init script's lines for step `n`: announce it, run it whole (a subshell, so that
 /// `a; b && c | d` is captured entirely), and report the exit status of the whole entry.
 fn step_script(n: usize, step: &Step) -> String {
@@ -199,27 +146,6 @@ fn step_script(n: usize, step: &Step) -> String {
         "irqlock_step {n} {}\n( {command}\n) > /tmp/out 2>&1\nirqlock_exit {n} $?\n",
         cmd::quote(&command)
     )
-}
-
-/// How the VM ended.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum End {
-    /// QEMU exited by itself: the guest powered off, or panicked (`panic=-1 -no-reboot`).
-    Exited(Option<i32>),
-    /// The timeout passed and the harness stopped QEMU.
-    TimedOut,
-    /// The guest fell silent (no console, no step output) with every CPU in the same function
-    /// twice, and the harness stopped QEMU: a hang, seen before the timeout.
-    Hung,
-    /// The console showed a point of no return ([`crate::triage::POINTS_OF_NO_RETURN`]) and
-    /// its report ended, and the harness stopped QEMU: what a broken kernel does next is not
-    /// judged.
-    Broken,
-    /// The kernel did not reach user space in time (a boot hang, before any scenario step);
-    /// the harness stopped QEMU.
-    BootHang,
-    /// The console showed what the harness waited for, and it stopped QEMU.
-    Seen,
 }
 
 /// What the init script's markers say: each step's exit status, the taint, the end.
@@ -261,17 +187,6 @@ pub fn markers(log: &str) -> Markers {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The steps' output on ttyS1 is complete once the steps close it: only the last close
-    /// of a tty waits until its output has been sent, so the waiting guest's own descriptor
-    /// must be closed before the steps run, fd 3 left the only one.
-    #[test]
-    fn the_waiting_guest_lets_go_of_ttys1_before_its_steps() {
-        let script = waiting_init_script();
-        let closed = script.find("exec 3>&4 4<&-").expect("the waiting guest hands ttyS1 to fd 3");
-        let steps = script.find("eval \"$steps\"").expect("the waiting guest runs its steps");
-        assert!(closed < steps);
-    }
 
     #[test]
     fn init_reports_every_step() {
@@ -316,23 +231,6 @@ mod tests {
         assert_eq!(console, want);
         assert_eq!(channel, want);
         assert_eq!(markers(&channel).exits, vec![(1, 0), (2, 3)]);
-    }
-
-    /// The waiting guest counts what it received after the last sync line, as the harness
-    /// counts what it sent; whatever came before a sync line (bytes lost or left) is ignored.
-    #[test]
-    fn the_waiting_guest_counts_the_bytes_of_its_steps() {
-        let steps = "irqlock_step 1 'echo \"a  b\\\\c\"'\n  indented\n";
-        let input = format!("rt-lost-this{SYNC}\n{SYNC}\n{steps}{GO}\nOK\n");
-        let dir = std::env::temp_dir().join(format!("irqlock-receive-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("in"), input).unwrap();
-        // The count goes to standard output instead of back on fd 4.
-        let script = format!("exec 4< in\n{}printf '%s' \"$steps\"", receive_steps().replace(">&4", ""));
-        let out = std::process::Command::new("sh").arg("-c").arg(&script).current_dir(&dir).output().unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(stdout, format!("{STEPS_RECEIVED}{}\n{steps}", steps.len()));
     }
 
     /// A compound entry is captured whole, with the status of the whole entry; run with the

@@ -1,26 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What every booting command shares: build what is missing into this run's output
-//! directory, and boot a scenario and judge it.
+//! What the commands share: the build step (toolchain, kernel, this run's output directory),
+//! the boot step on top of it (the module and its guest copy, the accelerator, snapshots),
+//! and booting a scenario and judging it.
 
-use crate::accel::{self, Accel};
 use crate::cmd;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result, EXIT_UNAVAILABLE};
 use crate::guest::{boot_marker, init_script, steps_script, Finish, Step, FLUSHED};
 use crate::initramfs;
 use crate::kernel::{self, Choice};
 use crate::module;
 use crate::paths;
-use crate::qemu::{End, Resume, Vm};
 use crate::scenario::Scenario;
+use crate::settings::Settings;
 use crate::setup::{self, Toolchain};
-use crate::snapshot;
 use crate::verdict::{self, Boot, Verdict};
+use crate::vm::accel::{self, Accel};
+use crate::vm::snapshot;
+use crate::vm::{End, Resume, Vm};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// What the build step made: the toolchain, the kernel, and this run's output directory.
+pub struct Built {
+    /// The command's settings, passed on to every later step.
+    pub settings: Settings,
+    pub tools: Toolchain,
+    pub kernel: kernel::Build,
+    /// `target/irqlock/<command>-<time>-<pid>/`.
+    pub out: PathBuf,
+}
+
+/// The build step: installs missing tools (as `cargo xtask setup` does; nothing when all are
+/// present), builds the kernel (if not cached), and makes this run's output directory. Starts
+/// no VM.
+pub fn build(settings: &Settings, source: &Choice, command: &str) -> Result<Built> {
+    let tools = setup::setup(settings, false)?;
+    let kernel = kernel::build(settings, &tools, source)?;
+    let out = paths::run_dir(settings, command)?;
+    Ok(Built { settings: *settings, tools, kernel, out })
+}
+
 /// Everything a boot needs, built or found, and this run's own output directory.
 pub struct Prepared {
+    /// The command's settings, passed on to every boot.
+    pub settings: Settings,
     pub tools: Toolchain,
     pub kernel: kernel::Build,
     /// This run's copy of the module just built: a later build cannot change it under us.
@@ -29,22 +53,22 @@ pub struct Prepared {
     pub guest_module: PathBuf,
     /// `target/irqlock/<command>-<time>-<pid>/`.
     pub out: PathBuf,
-    /// Resume a saved booted guest for each boot ([`crate::snapshot`]) rather than boot.
+    /// Resume a saved booted guest for each boot ([`crate::vm::snapshot`]) rather than boot.
     pub snapshots: bool,
     pub accel: Accel,
 }
 
-/// Installs missing tools (as `cargo xtask setup` does; nothing when all are present), builds
-/// the kernel (if not cached) and the module, and makes this run's output directory.
-pub fn prepare(source: &Choice, command: &str) -> Result<Prepared> {
-    let tools = setup::setup(false)?;
-    let kernel = kernel::build(&tools, source)?;
-    let out = paths::run_dir(command)?;
-    let module = module::build(&tools, &kernel, &out)?;
-    let guest_module = module::guest_copy(&module)?;
-    let snapshots = !cmd::dry_run() && !cmd::no_snapshot();
-    let accel = accel::decide(accel::choice(), &tools.qemu, &kernel.bzimage)?;
-    Ok(Prepared { tools, kernel, module, guest_module, out, snapshots, accel })
+/// The build step, then the boot step: the module and the guest's copy of it, and the
+/// accelerator (KVM only after its probe). Here a module that does not compile is a boot
+/// that could not start (exit 69).
+pub fn prepare(settings: &Settings, source: &Choice, command: &str) -> Result<Prepared> {
+    let Built { settings, tools, kernel, out } = build(settings, source, command)?;
+    let module = module::build(&settings, &tools, &kernel, &out)
+        .map_err(|e| Error { exit_code: EXIT_UNAVAILABLE, ..e })?;
+    let guest_module = module::guest_copy(&settings, &module)?;
+    let snapshots = !settings.dry_run && !settings.no_snapshot;
+    let accel = accel::decide(&settings, &tools.qemu, &kernel.bzimage)?;
+    Ok(Prepared { settings, tools, kernel, module, guest_module, out, snapshots, accel })
 }
 
 /// What a resumed guest does before its steps. QEMU's edu device keeps no state across a
@@ -95,7 +119,7 @@ impl Prepared {
     /// `--dry-run`, says what the initramfs would hold instead.
     pub fn vm(&self, dir: &Path, steps: &[Step], finish: Finish, timeout: Duration) -> Result<Vm> {
         let initrd = dir.join("initramfs.cpio");
-        if cmd::dry_run() {
+        if self.settings.dry_run {
             println!(
                 "# {}: {}, {} and /init, which runs:",
                 initrd.display(),

@@ -71,17 +71,10 @@ mod tests {
 
     fn result(name: &str, status: Status, failures: &[&str]) -> TestResult {
         TestResult {
-            name: name.into(),
-            kind: Kind::Scenario,
-            description: String::new(),
-            status,
             seconds: 1.25,
-            failures: failures.iter().map(|f| f.to_string()).collect(),
             error: (status == Status::Error).then(|| "QEMU failed".to_string()),
-            reports: Vec::new(),
-            ending: None,
-            after: Vec::new(),
             console: "/c <1>.log".into(),
+            ..crate::testutil::result(name, Kind::Scenario, status, failures)
         }
     }
 

@@ -11,7 +11,8 @@
 use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::paths::{cache_dir, files_with_extension, hex, project_dir};
+use crate::paths::{self, cache_dir, files_with_extension, hex, project_dir};
+use crate::settings::Settings;
 use crate::setup::{Apt, Toolchain};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -89,8 +90,8 @@ pub fn makefile_version(makefile: &str) -> Option<(u32, u32, u32)> {
     Some((field("VERSION")?, field("PATCHLEVEL")?, field("SUBLEVEL")?))
 }
 
-fn check_source(dir: &Path, origin: &str) -> Result<Source> {
-    if cmd::dry_run() && !dir.join("Makefile").exists() {
+fn check_source(settings: &Settings, dir: &Path, origin: &str) -> Result<Source> {
+    if settings.dry_run && !dir.join("Makefile").exists() {
         // Not there yet: the commands that would fetch it were printed.
         let version = format!("{}.{}.x", SUPPORTED.0, SUPPORTED.1);
         return Ok(Source { dir: dir.to_path_buf(), version, id: dir.display().to_string() });
@@ -121,7 +122,7 @@ fn check_source(dir: &Path, origin: &str) -> Result<Source> {
 }
 
 /// Extracts `tarball` into `<cache>/src/<name>/` (once) and returns the tree inside it.
-fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
+fn extract(settings: &Settings, tarball: &Path, name: &str) -> Result<PathBuf> {
     let root = cache_dir().join("src");
     let dest = root.join(name);
     let tree = |dest: &Path| -> Option<PathBuf> {
@@ -132,16 +133,16 @@ fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
             return Ok(dir);
         }
     }
-    if cmd::dry_run() {
+    if settings.dry_run {
         let package = format!("linux-source-{}.{}", SUPPORTED.0, SUPPORTED.1);
-        cmd::run(Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&dest))?;
+        cmd::run(settings, Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&dest))?;
         return Ok(dest.join(package));
     }
     let partial = root.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial).context(|| format!("could not create {}", partial.display()))?;
     eprintln!("kernel: extracting {}", tarball.display());
-    cmd::run(Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&partial))?;
+    cmd::run(settings, Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&partial))?;
     File::create(partial.join(".irqlock-extracted")).context(|| "could not mark the extraction".into())?;
     let _ = fs::remove_dir_all(&dest);
     fs::rename(&partial, &dest).context(|| format!("could not move the source to {}", dest.display()))?;
@@ -150,7 +151,7 @@ fn extract(tarball: &Path, name: &str) -> Result<PathBuf> {
 
 /// The Debian package's tarball, downloaded into the cache without touching the system's
 /// apt sources.
-fn debian_tarball() -> Result<PathBuf> {
+fn debian_tarball(settings: &Settings) -> Result<PathBuf> {
     let package = format!("linux-source-{}.{}", SUPPORTED.0, SUPPORTED.1);
     let dir = cache_dir().join("debian");
     let tarball = dir.join(format!("{package}.tar.xz"));
@@ -158,9 +159,9 @@ fn debian_tarball() -> Result<PathBuf> {
         return Ok(tarball);
     }
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
-    let apt = Apt::new("kernel-source", &[("debian", "trixie-backports")])?;
-    cmd::run(apt.command("apt-get").arg("download").arg(&package).current_dir(&dir))?;
-    if cmd::dry_run() {
+    let apt = Apt::new(settings, "kernel-source", &[("debian", "trixie-backports")])?;
+    cmd::run(settings, apt.command("apt-get").arg("download").arg(&package).current_dir(&dir))?;
+    if settings.dry_run {
         println!(
             "dpkg-deb --fsys-tarfile {package}_*.deb | tar -xO ./usr/src/{package}.tar.xz > {}",
             tarball.display()
@@ -181,17 +182,17 @@ fn debian_tarball() -> Result<PathBuf> {
         deb.display(),
         partial.display()
     );
-    cmd::run(Command::new("sh").args(["-c", &script]))?;
+    cmd::run(settings, Command::new("sh").args(["-c", &script]))?;
     fs::rename(&partial, &tarball).context(|| format!("could not write {}", tarball.display()))?;
     let _ = fs::remove_file(&deb);
     Ok(tarball)
 }
 
 /// The kernel source to build, extracting or downloading it if needed.
-pub fn source(choice: &SourceChoice) -> Result<Source> {
+pub fn source(settings: &Settings, choice: &SourceChoice) -> Result<Source> {
     match choice {
         SourceChoice::Dir(dir) => {
-            let source = check_source(dir, &format!("--kernel-src {}", dir.display()))?;
+            let source = check_source(settings, dir, &format!("--kernel-src {}", dir.display()))?;
             Ok(Source { id: content_id(dir)?, ..source })
         }
         SourceChoice::Tarball(file) => {
@@ -206,12 +207,12 @@ pub fn source(choice: &SourceChoice) -> Result<Source> {
                 meta.modified().ok()
             )))[..16]
                 .to_string();
-            let dir = extract(file, &format!("tarball-{id}"))?;
-            check_source(&dir, &format!("--kernel-tarball {}", file.display()))
+            let dir = extract(settings, file, &format!("tarball-{id}"))?;
+            check_source(settings, &dir, &format!("--kernel-tarball {}", file.display()))
         }
         SourceChoice::Debian => {
-            let dir = extract(&debian_tarball()?, "debian")?;
-            check_source(&dir, "Debian's linux-source package")
+            let dir = extract(settings, &debian_tarball(settings)?, "debian")?;
+            check_source(settings, &dir, "Debian's linux-source package")
         }
     }
 }
@@ -333,9 +334,12 @@ pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions
 
 /// `make` in the kernel tree, holding the build lock: the lock stays held until `make` and all
 /// its compilers have exited, even if the harness was killed.
-fn make(tools: &Toolchain, source: &Source, out: &Path, lock: &File) -> Command {
+/// (`--dry-run` takes no lock.)
+fn make(tools: &Toolchain, source: &Source, out: &Path, lock: Option<&File>) -> Command {
     let mut make = tools.make(&source.dir);
-    children::inherit(&mut make, lock);
+    if let Some(lock) = lock {
+        children::inherit(&mut make, lock);
+    }
     make.arg(format!("O={}", out.display())).arg("ARCH=x86_64");
     make
 }
@@ -343,8 +347,8 @@ fn make(tools: &Toolchain, source: &Source, out: &Path, lock: &File) -> Command 
 const STAMP: &str = ".irqlock-build-complete";
 
 /// Builds the kernel if the cache has no complete build for this key.
-pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
-    let source = source(&choice.source)?;
+pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<Build> {
+    let source = source(settings, &choice.source)?;
     let fragments = fragments(choice.flavour)?;
     let key = cache_key(&source, &fragments, &tools.versions());
     let root = cache_dir().join("kernel");
@@ -356,53 +360,83 @@ pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
     }
-    if cmd::dry_run() {
-        return dry_build(tools, &source, &fragments, &dir).map(|()| done(&dir));
-    }
-
-    fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
-    let lock_path = root.join(".lock");
-    let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
-        eprintln!("kernel: another run is building in {}; waiting for it", root.display());
-        lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
-    }
-    if dir.join(STAMP).exists() {
-        return Ok(done(&dir));
-    }
-    // An earlier build of this key was interrupted or failed: start it afresh.
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
-
-    eprintln!(
-        "kernel: building {} ({}) into {} (about 5-8 minutes on 2 cores)",
-        source.version,
-        choice.flavour.name(),
-        dir.display()
-    );
+    // `--dry-run` takes no lock and changes nothing: it prints the commands below.
+    let lock = if settings.dry_run {
+        None
+    } else {
+        fs::create_dir_all(&root).context(|| format!("could not create {}", root.display()))?;
+        let waiting = format!("kernel: another run is building in {}; waiting for it", root.display());
+        let lock = paths::lock(&root.join(".lock"), &waiting)?;
+        if dir.join(STAMP).exists() {
+            return Ok(done(&dir));
+        }
+        // An earlier build of this key was interrupted or failed: start it afresh.
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
+        eprintln!(
+            "kernel: building {} ({}) into {} (about 5-8 minutes on 2 cores)",
+            source.version,
+            choice.flavour.name(),
+            dir.display()
+        );
+        Some(lock)
+    };
+    let lock = lock.as_ref();
     let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
     let minute = Duration::from_secs(60);
     cmd::run_logged(
-        make(tools, &source, &dir, &lock).arg("tinyconfig"),
+        settings,
+        make(tools, &source, &dir, lock).arg("tinyconfig"),
         &log("config"),
         "tinyconfig",
         minute,
     )?;
     let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
-    children::inherit(&mut merge, &lock);
+    if let Some(lock) = lock {
+        children::inherit(&mut merge, lock);
+    }
     merge.arg("-m").arg("-O").arg(&dir).arg(dir.join(".config"));
     merge.args(fragments.iter().map(|(p, _)| p));
-    cmd::run_logged(merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
+    cmd::run_logged(settings, merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
     cmd::run_logged(
-        make(tools, &source, &dir, &lock).arg("olddefconfig"),
+        settings,
+        make(tools, &source, &dir, lock).arg("olddefconfig"),
         &log("olddefconfig"),
         "olddefconfig",
         minute,
     )?;
 
+    if !settings.dry_run {
+        check_config(tools, &source, &dir, lock, &fragments)?;
+    }
+    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
+    cmd::run_logged_expecting(
+        settings,
+        make(tools, &source, &dir, lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
+        &log("build"),
+        "kernel build",
+        Duration::from_secs(30),
+        Some(expected_build_lines(&root)),
+    )?;
+    if !settings.dry_run {
+        File::create(dir.join(STAMP)).context(|| "could not write the build stamp".into())?;
+        eprintln!("kernel: cached at {}", dir.display());
+    }
+    Ok(done(&dir))
+}
+
+/// Every option `fragments` asks for survived `olddefconfig` in `dir`'s `.config`, or an error
+/// that names the ones Kconfig dropped (for `CONFIG_RUST`, with `make rustavailable`'s reason).
+fn check_config(
+    tools: &Toolchain,
+    source: &Source,
+    dir: &Path,
+    lock: Option<&File>,
+    fragments: &[(PathBuf, String)],
+) -> Result<()> {
     let config =
         fs::read_to_string(dir.join(".config")).context(|| "could not read the merged .config".into())?;
-    let missing = missing_options(&wanted(&fragments), &config);
+    let missing = missing_options(&wanted(fragments), &config);
     if !missing.is_empty() {
         let mut message = format!(
             "the merged kernel config lacks options that configs/ asks for:\n  {}\n\
@@ -410,7 +444,7 @@ pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
             missing.join("\n  ")
         );
         if missing.iter().any(|m| m.starts_with("CONFIG_RUST=")) {
-            let why = make(tools, &source, &dir, &lock)
+            let why = make(tools, source, dir, lock)
                 .arg("rustavailable")
                 .output()
                 .map(|o| {
@@ -421,18 +455,7 @@ pub fn build(tools: &Toolchain, choice: &Choice) -> Result<Build> {
         }
         return Err(Error::unavailable(message));
     }
-
-    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
-    cmd::run_logged_expecting(
-        make(tools, &source, &dir, &lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
-        &log("build"),
-        "kernel build",
-        Duration::from_secs(30),
-        Some(expected_build_lines(&root)),
-    )?;
-    File::create(dir.join(STAMP)).context(|| "could not write the build stamp".into())?;
-    eprintln!("kernel: cached at {}", dir.display());
-    Ok(done(&dir))
+    Ok(())
 }
 
 /// How many lines a kernel build's log has: as many as the longest complete build in the
@@ -449,29 +472,6 @@ fn expected_build_lines(root: &Path) -> usize {
         .map(|log| log.lines().count())
         .max()
         .unwrap_or(MEASURED)
-}
-
-/// `--dry-run`: the commands a build of `dir` would run.
-fn dry_build(tools: &Toolchain, source: &Source, fragments: &[(PathBuf, String)], dir: &Path) -> Result<()> {
-    let make = |target: &[&str]| {
-        let mut make = tools.make(&source.dir);
-        make.arg(format!("O={}", dir.display())).arg("ARCH=x86_64").args(target);
-        make
-    };
-    let log = |name: &str| dir.join(format!("irqlock-{name}.log"));
-    let minute = Duration::from_secs(60);
-    cmd::run_logged(&mut make(&["tinyconfig"]), &log("config"), "tinyconfig", minute)?;
-    let mut merge = Command::new(source.dir.join("scripts/kconfig/merge_config.sh"));
-    merge.arg("-m").arg("-O").arg(dir).arg(dir.join(".config")).args(fragments.iter().map(|(p, _)| p));
-    cmd::run_logged(merge.current_dir(dir), &log("merge"), "merge_config", minute)?;
-    cmd::run_logged(&mut make(&["olddefconfig"]), &log("olddefconfig"), "olddefconfig", minute)?;
-    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
-    cmd::run_logged(
-        &mut make(&[&format!("-j{jobs}"), "bzImage", "modules"]),
-        &log("build"),
-        "kernel build",
-        minute,
-    )
 }
 
 #[cfg(test)]

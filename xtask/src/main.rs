@@ -3,37 +3,46 @@
 //! `cargo xtask`: builds the irqlock kernel and module, boots them under QEMU, and checks
 //! what the kernel reports. `main` only parses arguments and dispatches.
 
-mod accel;
+// What is tested: the scenarios, and the module's parameter names.
+mod scenario;
+mod vocab;
+// Build: the toolchain, the cached kernel, the module, the guest's init and its archive.
+mod guest;
+mod initramfs;
+mod kernel;
+mod module;
+mod setup;
+// Boot: QEMU, snapshots, the accelerator, the steps handshake.
+mod vm;
+// Read the console: the kernel's reports, and module symbols to source lines.
+mod symbols;
+mod triage;
+// Judge a boot against its scenario.
+mod verdict;
+// Results and their renderings.
+mod junit;
+mod ktap;
+mod results;
+// The commands, and what the booting ones share.
 mod bench;
+mod demo;
+mod flowchart;
+mod harness;
+mod labs;
+mod run;
+mod test;
+// Underneath every stage: child processes, commands, errors, paths.
 mod children;
 mod cmd;
-mod demo;
 mod error;
-mod flowchart;
-mod guest;
-mod harness;
-mod initramfs;
-mod junit;
-mod kernel;
-mod ktap;
-mod labs;
-mod module;
 mod paths;
-mod qemu;
-mod results;
-mod run;
-mod scenario;
-mod score;
-mod setup;
-mod snapshot;
-mod symbols;
-mod test;
-mod triage;
-mod verdict;
-mod vocab;
+mod settings;
+#[cfg(test)]
+mod testutil;
 
 use clap::{Args, Parser, Subcommand};
 use error::{Result, EXIT_PASS};
+use settings::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,8 +62,8 @@ struct Cli {
     no_snapshot: bool,
     /// QEMU's accelerator: KVM only after a probe shows it boots the kernel (auto), KVM or
     /// stop (kvm), or software emulation (tcg).
-    #[arg(long, global = true, value_enum, default_value_t = accel::Choice::Auto)]
-    accel: accel::Choice,
+    #[arg(long, global = true, value_enum, default_value_t = vm::accel::Choice::Auto)]
+    accel: vm::accel::Choice,
 }
 
 /// Where the kernel source comes from (default: Debian's linux-source-7.3, in the cache).
@@ -212,54 +221,63 @@ fn names(param: &'static vocab::Param) -> clap::builder::PossibleValuesParser {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    let settings = Settings { dry_run: cli.dry_run, no_snapshot: cli.no_snapshot, accel: cli.accel };
+    let settings = &settings;
     match cli.command {
         Commands::Setup { check } => {
-            setup::setup(check)?;
+            setup::setup(settings, check)?;
         }
-        Commands::Demo { svg, html, kernel } => return demo::demo(&kernel.choice(), svg, html),
+        Commands::Demo { svg, html, kernel } => return demo::demo(settings, &kernel.choice(), svg, html),
         Commands::Shell { edu, cmdline, kernel } => {
-            return run::shell(&kernel.choice(), edu, cmdline);
+            return run::shell(settings, &kernel.choice(), edu, cmdline);
         }
         Commands::Kernel(args) => {
-            let tools = setup::setup(false)?;
-            let build = kernel::build(&tools, &args.choice())?;
+            let tools = setup::setup(settings, false)?;
+            let build = kernel::build(settings, &tools, &args.choice())?;
             println!("{}", build.dir.display());
         }
         Commands::Lint(args) => {
-            let prepared = harness::prepare(&args.choice(), "lint")?;
-            module::lint(&prepared.tools, &prepared.kernel, &prepared.out)?;
+            let built = harness::build(settings, &args.choice(), "lint")?;
+            module::lint(settings, &built.tools, &built.kernel, &built.out)?;
         }
         Commands::Module(args) => {
-            let prepared = harness::prepare(&args.choice(), "module")?;
-            println!("{}", prepared.module.display());
+            let built = harness::build(settings, &args.choice(), "module")?;
+            let module = module::build(settings, &built.tools, &built.kernel, &built.out)?;
+            println!("{}", module.display());
         }
         Commands::Run { lock, source, handler, irq, devices, cmdline, params, no_rmmod, timeout, kernel } => {
             let named = [("lock", lock), ("source", source), ("handler", handler), ("irq", irq)];
-            return run::run(&run::RunOptions {
-                source: kernel.choice(),
-                params: vocab::insmod_params(named, params),
-                rmmod: !no_rmmod,
-                timeout: Duration::from_secs(timeout),
-                devices,
-                cmdline,
-            });
+            return run::run(
+                settings,
+                &run::RunOptions {
+                    source: kernel.choice(),
+                    params: vocab::insmod_params(named, params),
+                    rmmod: !no_rmmod,
+                    timeout: Duration::from_secs(timeout),
+                    devices,
+                    cmdline,
+                },
+            );
         }
         Commands::Test { filter, jobs, repeat, json, junit, kernel } => {
             let jobs = jobs.unwrap_or_else(default_jobs);
-            return test::test(&test::TestOptions {
-                source: kernel.choice(),
-                filter,
-                jobs,
-                repeat: repeat as usize,
-                json,
-                junit,
-            });
+            return test::test(
+                settings,
+                &test::TestOptions {
+                    source: kernel.choice(),
+                    filter,
+                    jobs,
+                    repeat: repeat as usize,
+                    json,
+                    junit,
+                },
+            );
         }
         Commands::Bench { jobs, kernel } => {
             let jobs = jobs.unwrap_or_else(default_jobs);
-            return bench::bench(&kernel.choice(), jobs);
+            return bench::bench(settings, &kernel.choice(), jobs);
         }
-        Commands::Triage { file, score: true, .. } => return score::command(&file),
+        Commands::Triage { file, score: true, .. } => return triage::score::command(&file),
         Commands::Triage { file, json, .. } => return triage::command(&file, json),
     }
     Ok(EXIT_PASS)
@@ -268,13 +286,6 @@ fn run(cli: Cli) -> Result<i32> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     children::install();
-    if cli.dry_run {
-        cmd::set_dry_run();
-    }
-    if cli.no_snapshot {
-        cmd::set_no_snapshot();
-    }
-    accel::set_choice(cli.accel);
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -43,11 +43,11 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// A new output directory for one run of `command`, `target/irqlock/<command>-<time>-<pid>/`,
 /// which `target/irqlock/latest` then points to. Two runs at once never share one.
-pub fn run_dir(command: &str) -> Result<PathBuf> {
+pub fn run_dir(settings: &crate::settings::Settings, command: &str) -> Result<PathBuf> {
     let root = project_dir().join("target/irqlock");
     let name = format!("{command}-{}-{}", utc_stamp(std::time::SystemTime::now()), std::process::id());
     let dir = root.join(&name);
-    if crate::cmd::dry_run() {
+    if settings.dry_run {
         return Ok(dir);
     }
     std::fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
@@ -76,6 +76,18 @@ fn utc_stamp(time: std::time::SystemTime) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+/// Takes the lock file at `path`, creating it, and says `waiting` first when another run holds
+/// it. The lock lasts while the returned file is open, in this process or in a child that
+/// inherited it ([`crate::children::inherit`]).
+pub fn lock(path: &Path, waiting: &str) -> Result<std::fs::File> {
+    let lock = std::fs::File::create(path).context(|| format!("could not create {}", path.display()))?;
+    if lock.try_lock().is_err() {
+        eprintln!("{waiting}");
+        lock.lock().context(|| format!("could not lock {}", path.display()))?;
+    }
+    Ok(lock)
 }
 
 #[cfg(test)]

@@ -104,19 +104,8 @@ mod tests {
     use super::*;
 
     fn result(name: &str, kind: Kind, status: Status) -> TestResult {
-        TestResult {
-            name: name.into(),
-            kind,
-            description: String::new(),
-            status,
-            seconds: 1.0,
-            failures: if status == Status::Fail { vec!["the console lacks \"x\"".into()] } else { vec![] },
-            error: None,
-            reports: Vec::new(),
-            ending: None,
-            after: Vec::new(),
-            console: "/run/mutex/console.log".into(),
-        }
+        let failures: &[&str] = if status == Status::Fail { &["the console lacks \"x\""] } else { &[] };
+        crate::testutil::result(name, kind, status, failures)
     }
 
     #[test]

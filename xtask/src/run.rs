@@ -8,10 +8,11 @@ use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::guest::{Finish, Step};
 use crate::harness::{prepare, read_harness_log, Prepared};
 use crate::kernel::Choice;
-use crate::qemu::End;
-use crate::qemu::Vm;
 use crate::scenario::Outcome;
+use crate::settings::Settings;
 use crate::verdict::{self, Boot};
+use crate::vm::End;
+use crate::vm::Vm;
 use crate::vocab;
 use std::time::Duration;
 
@@ -31,14 +32,14 @@ pub struct RunOptions {
 /// Exit status: 0 when the guest ran to its end with insmod succeeding (kernel reports are
 /// what a lesson shows, so they do not change it); 1 when insmod failed, the kernel panicked,
 /// or the VM hung; 69 when it could not run.
-pub fn run(options: &RunOptions) -> Result<i32> {
+pub fn run(settings: &Settings, options: &RunOptions) -> Result<i32> {
     // Names are checked before anything is built or booted.
     vocab::check_params(&options.params).map_err(|message| Error { message, exit_code: EXIT_USAGE })?;
     let mut devices = options.devices.clone();
     if vocab::value_of(&options.params, "source") == Some("edu") && !devices.iter().any(|d| d == "edu") {
         devices.push("edu".to_string());
     }
-    let prepared = prepare(&options.source, "run")?;
+    let prepared = prepare(settings, &options.source, "run")?;
     let mut steps = vec![Step::Insmod(options.params.clone())];
     if options.rmmod {
         steps.push(Step::Rmmod);
@@ -46,7 +47,7 @@ pub fn run(options: &RunOptions) -> Result<i32> {
     let dir = prepared.out.clone();
     let vm =
         prepared.guest_vm(&dir, &steps, Finish::PowerOff, options.timeout, &devices, &options.cmdline)?;
-    if cmd::dry_run() {
+    if settings.dry_run {
         println!("{} > {}", cmd::display(&vm.command()), dir.join("console.log").display());
         return Ok(EXIT_PASS);
     }
@@ -104,8 +105,8 @@ pub fn lab_vm(
 }
 
 /// `cargo xtask shell`: the lab VM with a shell on the console. Leaving the shell powers off.
-pub fn shell(source: &Choice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
-    let prepared = prepare(source, "shell")?;
+pub fn shell(settings: &Settings, source: &Choice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
+    let prepared = prepare(settings, source, "shell")?;
     let dir = prepared.out.clone();
     let devices = if edu { vec!["edu".to_string()] } else { Vec::new() };
     let mut vm = lab_vm(&prepared, &dir, &devices, &cmdline)?;
@@ -115,7 +116,7 @@ pub fn shell(source: &Choice, edu: bool, cmdline: Vec<String>) -> Result<i32> {
         "shell: `exit` powers the VM off; the console is kept in {}",
         dir.join("console.log").display()
     );
-    if cmd::dry_run() {
+    if settings.dry_run {
         println!("{}", cmd::display(&vm.command()));
         return Ok(EXIT_PASS);
     }

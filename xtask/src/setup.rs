@@ -2,12 +2,15 @@
 
 //! `cargo xtask setup`: is everything there, and if not, install it or say how.
 //!
-//! Every other command calls [`ensure`] first, so a missing tool stops it before any build
-//! starts, with the same message `setup --check` prints.
+//! Every command that builds (`kernel`, `module`, `lint`, and the booting ones) calls
+//! [`setup`] first, as `cargo xtask setup` does: it installs what is missing (Debian 12, as
+//! root), stops before any build with the message `setup --check` prints where it cannot, and
+//! does nothing when every tool is present.
 
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::paths::cache_dir;
+use crate::settings::Settings;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -183,7 +186,7 @@ const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 impl Apt {
     /// An apt state with the given `deb` lines, updated if its lists are missing.
-    pub fn new(name: &str, suites: &[(&str, &str)]) -> Result<Self> {
+    pub fn new(settings: &Settings, name: &str, suites: &[(&str, &str)]) -> Result<Self> {
         let dir = cache_dir().join("apt").join(name);
         for sub in ["lists/partial", "archives/partial"] {
             std::fs::create_dir_all(dir.join(sub))
@@ -203,7 +206,7 @@ impl Apt {
             .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with("_Packages")))
             .unwrap_or(false);
         if stale || !has_lists {
-            cmd::run(apt.command("apt-get").arg("update"))?;
+            cmd::run(settings, apt.command("apt-get").arg("update"))?;
         }
         Ok(apt)
     }
@@ -284,7 +287,7 @@ fn expected() -> Toolchain {
 }
 
 /// `cargo xtask setup [--check]`.
-pub fn setup(check_only: bool) -> Result<Toolchain> {
+pub fn setup(settings: &Settings, check_only: bool) -> Result<Toolchain> {
     let missing = missing();
     if missing.is_empty() {
         eprintln!("setup: every tool is present; nothing to install");
@@ -315,6 +318,7 @@ pub fn setup(check_only: bool) -> Result<Toolchain> {
     }
     if !plain.is_empty() || !backports.is_empty() {
         let apt = Apt::new(
+            settings,
             "host",
             &[
                 ("debian", "bookworm"),
@@ -324,10 +328,14 @@ pub fn setup(check_only: bool) -> Result<Toolchain> {
             ],
         )?;
         if !plain.is_empty() {
-            cmd::run(apt.command("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&plain))?;
+            cmd::run(
+                settings,
+                apt.command("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&plain),
+            )?;
         }
         if !backports.is_empty() {
             cmd::run(
+                settings,
                 apt.command("apt-get")
                     .args(["install", "-y", "--no-install-recommends", "-t", "bookworm-backports"])
                     .args(&backports),
@@ -338,15 +346,18 @@ pub fn setup(check_only: bool) -> Result<Toolchain> {
         // bindgen needs libclang at run time, not at build time.
         // The cargo that runs this command (`$CARGO`), not whichever is first on PATH.
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        cmd::run(Command::new(cargo).args([
-            "install",
-            "--locked",
-            &format!("bindgen-cli@{BINDGEN_VERSION}"),
-            "--root",
-            &cache_dir().join("tools").display().to_string(),
-        ]))?;
+        cmd::run(
+            settings,
+            Command::new(cargo).args([
+                "install",
+                "--locked",
+                &format!("bindgen-cli@{BINDGEN_VERSION}"),
+                "--root",
+                &cache_dir().join("tools").display().to_string(),
+            ]),
+        )?;
     }
-    if cmd::dry_run() {
+    if settings.dry_run {
         return Ok(expected());
     }
     let still = self::missing();

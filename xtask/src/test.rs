@@ -10,6 +10,7 @@ use crate::labs;
 use crate::paths::project_dir;
 use crate::results::{self, Kind, Status, TestResult};
 use crate::scenario::{self, Scenario};
+use crate::settings::Settings;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -186,7 +187,7 @@ pub fn run_matrix(
 /// Runs every scenario (one fresh boot each) `repeat` times, prints KTAP on stdout, and
 /// returns the exit status: 0 all passed, 1 a test failed (or, repeated, did not give the same
 /// verdict every time), 69 a scenario could not be run.
-pub fn test(options: &TestOptions) -> Result<i32> {
+pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
     let flavour = options.source.flavour;
     // Each scenario as this kernel runs it; those without an expectation for it stay out.
     let mut scenarios: Vec<Scenario> = scenario::load_all(&project_dir().join("tests/scenarios"))?
@@ -207,8 +208,8 @@ pub fn test(options: &TestOptions) -> Result<i32> {
         .filter(|b| b.kernel == flavour)
         .filter(|b| options.filter.is_none() || scenarios.iter().any(|s| s.name == b.scenario))
         .collect();
-    let prepared = prepare(&options.source, "test")?;
-    if crate::cmd::dry_run() {
+    let prepared = prepare(settings, &options.source, "test")?;
+    if settings.dry_run {
         for scenario in &scenarios {
             crate::harness::show_boot(&prepared, scenario, &prepared.out)?;
         }
@@ -379,19 +380,8 @@ mod tests {
     use super::*;
 
     fn result(name: &str, status: Status, failure: &str) -> TestResult {
-        TestResult {
-            name: name.into(),
-            kind: Kind::Scenario,
-            description: String::new(),
-            status,
-            seconds: 2.0,
-            failures: if failure.is_empty() { vec![] } else { vec![failure.into()] },
-            error: None,
-            reports: Vec::new(),
-            ending: None,
-            after: Vec::new(),
-            console: format!("/out/{name}/console.log").into(),
-        }
+        let failures: &[&str] = if failure.is_empty() { &[] } else { &[failure] };
+        TestResult { seconds: 2.0, ..crate::testutil::result(name, Kind::Scenario, status, failures) }
     }
 
     /// Known durations order the start, longest first; a scenario never timed goes before them

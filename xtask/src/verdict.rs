@@ -6,9 +6,10 @@
 //! The console goes through [`crate::triage`] for the kernel's reports; the init script's
 //! markers ([`crate::guest`]) give each step's exit status, the taint and the end.
 
-use crate::guest::{markers, End, Markers};
+use crate::guest::{markers, Markers};
 use crate::scenario::{errno_text, Outcome, Scenario};
 use crate::triage::{self, Report};
+use crate::vm::End;
 
 /// Runs of white space count as one, so that columns (/proc/interrupts) do not matter.
 fn squeeze(text: &str) -> String {
@@ -507,21 +508,37 @@ mod fixtures {
         }
     }
 
-    /// A fixture is a scenario's boot, or a real boot that a test names.
+    /// A fixture is a scenario's boot (on PREEMPT_RT, in `rt/`, a scenario that runs there), or
+    /// a real boot that a test names.
     #[test]
     fn every_fixture_is_used() {
-        let names: Vec<String> = scenarios().into_iter().map(|s| s.name).collect();
-        let sources: String = crate::paths::files_with_extension(&project_dir().join("xtask/src"), "rs")
-            .unwrap()
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect();
-        let fixtures =
-            crate::paths::files_with_extension(&project_dir().join("tests/fixtures"), "log").unwrap();
-        for path in fixtures {
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let used = names.contains(&name) || sources.contains(&format!("\"{name}\""));
-            assert!(used, "{}: no scenario of that name and no test uses it", path.display());
+        // Every Rust source of the harness, in its subdirectories too.
+        fn sources(dir: &std::path::Path) -> String {
+            let mut text = String::new();
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    text += &sources(&path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    text += &std::fs::read_to_string(&path).unwrap();
+                }
+            }
+            text
+        }
+        let sources = sources(&project_dir().join("xtask/src"));
+        let all = scenarios();
+        let rt: Vec<Scenario> = all.iter().filter_map(|s| s.for_kernel(Flavour::Rt)).collect();
+        let fixtures = project_dir().join("tests/fixtures");
+        for (dir, scenarios) in [(fixtures.clone(), &all), (fixtures.join("rt"), &rt)] {
+            let logs = crate::paths::files_with_extension(&dir, "log").unwrap();
+            assert!(!logs.is_empty(), "{}: no fixtures", dir.display());
+            for path in logs {
+                let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+                let used = scenarios.iter().any(|s| s.name == name)
+                    || sources.contains(&format!("\"{name}\""))
+                    || sources.contains(&format!("/{name}.log\""));
+                assert!(used, "{}: no scenario of that name and no test uses it", path.display());
+            }
         }
     }
 

@@ -11,13 +11,14 @@
 //! snapshot counts only once its file is complete: it is written under another name and
 //! renamed last, and made under a lock, so a stopped or concurrent run never uses half of one.
 
+use super::monitor::Monitor;
+use super::steps::{waiting_init_script, READY};
+use super::{socket_path, Vm};
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
-use crate::guest::{self, READY};
 use crate::initramfs;
-use crate::paths::{cache_dir, hex};
-use crate::qemu::{socket_path, Monitor, Vm};
+use crate::paths::{self, cache_dir, hex};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub struct Snapshot {
 /// The snapshot of `vm`'s machine (its kernel, CPUs, memory, devices and command line) with
 /// `module` in its initramfs; made first if the cache has none.
 pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
-    let initrd_bytes = initramfs::archive(busybox, module, &guest::waiting_init_script())?;
+    let initrd_bytes = initramfs::archive(busybox, module, &waiting_init_script())?;
     let key = key(vm, &initrd_bytes);
     let root = cache_dir().join("snapshots");
     let dir = root.join(&key);
@@ -49,9 +50,8 @@ pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
         return Ok(snapshot);
     }
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
-    let lock_path = root.join(format!("{key}.lock"));
-    let lock = File::create(&lock_path).context(|| format!("could not create {}", lock_path.display()))?;
-    lock.lock().context(|| format!("could not lock {}", lock_path.display()))?;
+    let waiting = format!("snapshot: another run is saving {}; waiting for it", dir.display());
+    let _lock = paths::lock(&root.join(format!("{key}.lock")), &waiting)?;
     if snapshot.file.exists() {
         return Ok(snapshot);
     }
@@ -181,26 +181,7 @@ fn prune(root: &Path) {
 mod tests {
     use super::*;
 
-    fn vm() -> Vm {
-        Vm {
-            qemu: "/nonexistent/qemu".into(),
-            accel: crate::accel::Accel::Tcg,
-            kernel: "/k/bzImage".into(),
-            initrd: "/i.cpio".into(),
-            cpus: 2,
-            memory_mb: 512,
-            devices: Vec::new(),
-            cmdline: Vec::new(),
-            timeout: Duration::from_secs(1),
-            interactive: false,
-            boot_marker: None,
-            harness_log: None,
-            resume: None,
-            until: None,
-            stop_when_broken: false,
-            quiet: None,
-        }
-    }
+    use crate::testutil::vm;
 
     #[test]
     fn the_key_follows_what_the_guest_is_made_of() {
@@ -219,5 +200,24 @@ mod tests {
         assert_ne!(key0, key(&Vm { cmdline: vec!["watchdog_thresh=2".into()], ..vm() }, b"initramfs"));
         assert_ne!(key0, key(&Vm { kernel: "/k2/bzImage".into(), ..vm() }, b"initramfs"));
         assert_ne!(key0, key(&Vm { memory_mb: 256, ..vm() }, b"initramfs"));
+    }
+
+    /// A kernel rebuilt in place (same path, another size or time) is another guest.
+    #[test]
+    fn the_key_follows_the_kernel_image_at_the_same_path() {
+        let dir = std::env::temp_dir().join(format!("irqlock-snapshot-key-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let bzimage = dir.join("bzImage");
+        let at = |len: usize, mtime: u64| {
+            let file = File::create(&bzimage).unwrap();
+            file.set_len(len as u64).unwrap();
+            file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(mtime)).unwrap();
+            key(&Vm { kernel: bzimage.clone(), ..vm() }, b"initramfs")
+        };
+        let first = at(1000, 1_700_000_000);
+        assert_eq!(first, at(1000, 1_700_000_000));
+        assert_ne!(first, at(1001, 1_700_000_000), "a kernel of another size");
+        assert_ne!(first, at(1000, 1_700_000_001), "a kernel written again");
+        let _ = fs::remove_dir_all(&dir);
     }
 }

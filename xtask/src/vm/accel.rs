@@ -12,6 +12,7 @@ use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::paths::{cache_dir, hex};
+use crate::settings::Settings;
 use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -43,20 +44,10 @@ pub enum Accel {
     Tcg,
 }
 
-static CHOICE: std::sync::OnceLock<Choice> = std::sync::OnceLock::new();
-
-/// The `--accel` of this command.
-pub fn set_choice(choice: Choice) {
-    let _ = CHOICE.set(choice);
-}
-
-pub fn choice() -> Choice {
-    CHOICE.get().copied().unwrap_or_default()
-}
-
-/// Decides the accelerator for `kernel` under `qemu`.
-pub fn decide(choice: Choice, qemu: &Path, kernel: &Path) -> Result<Accel> {
-    if choice == Choice::Tcg || cmd::dry_run() {
+/// Decides the accelerator for `kernel` under `qemu`, as `--accel` asks.
+pub fn decide(settings: &Settings, qemu: &Path, kernel: &Path) -> Result<Accel> {
+    let choice = settings.accel;
+    if choice == Choice::Tcg || settings.dry_run {
         // A dry run starts nothing, not even the probe; it shows the TCG command line.
         return Ok(Accel::Tcg);
     }

@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel reports in a console log: what they are, where they start and end, and whose fault.
+//!
+//! Titles follow syzkaller's style (`BUG: sleeping function called from invalid context in
+//! f`), so that they are stable across boots: no addresses, PIDs or timestamps. This module
+//! knows nothing of scenarios or QEMU; it reads any kernel log.
+
+mod console;
+mod families;
+mod frames;
+pub mod score;
+
+pub use console::{caller_id, strip_prefix, whole_lines};
+pub use frames::{demangle, demangle_line};
+
+use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
+use families::{after, location_at, start, Start};
+use frames::{clean_symbol, frame, is_lock_code, is_machinery};
+use serde::Serialize;
+
+/// The family a report belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Sleeping or scheduling where the kernel must not: might_sleep(), scheduling while atomic.
+    AtomicSleep,
+    /// Lockdep's reports.
+    Lockdep,
+    /// `WARNING: CPU: ... at file:line`.
+    Warning,
+    /// `kernel BUG at file:line!` and other `BUG:` lines.
+    Bug,
+    /// Oops, general protection fault, bad pointer dereference.
+    Oops,
+    /// KASAN, KFENCE, UBSAN.
+    MemorySafety,
+    /// Soft and hard lockups, RCU stalls, hung tasks.
+    Stall,
+    /// `Kernel panic - not syncing`.
+    Panic,
+}
+
+/// The first lines of the reports after which the kernel is broken by design and carries on
+/// regardless: it scheduled from atomic context (schedule() then resets the preempt count under
+/// the interrupted code, which trips its own checks later), or it oopsed (the task is killed
+/// with its locks held). What it prints next is open ended. A panic is not here: it stops the
+/// kernel itself.
+pub const POINTS_OF_NO_RETURN: &[&str] = &[
+    "BUG: scheduling while atomic",
+    "kernel BUG at ",
+    "BUG: kernel NULL pointer dereference",
+    "BUG: unable to handle ",
+    "general protection fault",
+    "Oops: ",
+];
+
+/// Whether the kernel does not come back from `report` (see [`POINTS_OF_NO_RETURN`]).
+pub fn is_point_of_no_return(report: &Report) -> bool {
+    report.kind == Kind::Oops
+        || report.title.starts_with("BUG: scheduling while atomic")
+        || report.title.starts_with("kernel BUG in ")
+}
+
+/// One kernel report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub title: String,
+    pub kind: Kind,
+    /// The first frame of the call trace outside the locking, scheduling, printing and
+    /// debugging machinery; Rust symbols demangled.
+    pub guilty_function: Option<String>,
+    /// The source location the kernel printed, such as `kernel/locking/mutex.c:623`.
+    pub location: Option<String>,
+    /// 1-based line numbers in the log, inclusive.
+    pub first_line: usize,
+    pub last_line: usize,
+    /// The log ended before the report did.
+    pub truncated: bool,
+    /// The report's lines, without timestamps.
+    pub lines: Vec<String>,
+}
+
+/// The title once the report's body is known: what a generic WARNING was about, and which
+/// way a KASAN access went, as syzkaller titles them.
+fn refine_title(title: &str, body: &[&str]) -> String {
+    let has = |prefix: &str| body.iter().any(|l| l.trim_start().starts_with(prefix));
+    if let Some(rest) = title.strip_prefix("WARNING in ") {
+        if has("refcount_t: ") {
+            return format!("WARNING: refcount bug in {rest}");
+        }
+        if has("DEBUG_LOCKS_WARN_ON(") {
+            return format!("WARNING: locking bug in {rest}");
+        }
+    }
+    // Before 5.14 UBSAN said "Undefined behaviour" and named the check on the next line.
+    if let Some(rest) = title.strip_prefix("UBSAN: Undefined behaviour in ") {
+        const CHECKS: &[(&str, &str)] = &[
+            ("shift exponent", "shift-out-of-bounds"),
+            ("left shift of", "shift-out-of-bounds"),
+            ("is out of range for type", "array-index-out-of-bounds"),
+            ("signed integer overflow", "signed-integer-overflow"),
+            ("division by zero", "division-by-zero"),
+            ("load of value", "invalid-load"),
+            ("null pointer", "null-ptr-deref"),
+            ("misaligned address", "misaligned-access"),
+        ];
+        if let Some((_, check)) = CHECKS.iter().find(|(words, _)| body.iter().any(|l| l.contains(words))) {
+            return format!("UBSAN: {check} in {rest}");
+        }
+    }
+    if title.starts_with("KASAN: ") && !title.contains(" Read in ") && !title.contains(" Write in ") {
+        let access = if has("Read of size") {
+            " Read"
+        } else if has("Write of size") {
+            " Write"
+        } else {
+            ""
+        };
+        if let Some((what, rest)) = title.split_once(" in ") {
+            return format!("{what}{access} in {rest}");
+        }
+    }
+    title.to_string()
+}
+
+/// A report being read: where it starts, whose lines it takes, which lines it has.
+struct Open<'a> {
+    start: Start,
+    caller: Option<&'a str>,
+    members: Vec<usize>,
+}
+
+/// Splits a log into reports.
+///
+/// With caller ids, a report takes only the lines of the CPU or task that started it, so that
+/// lines printed by others in between are left out of it.
+pub fn parse(log: &str) -> Vec<Report> {
+    let raw = whole_lines(log);
+    let count = raw.len();
+    let lines: Vec<&str> = raw.iter().map(|l| strip_prefix(l)).collect();
+    let callers: Vec<Option<&str>> = raw[..count].iter().map(|l| caller_id(l)).collect();
+    let mut reports: Vec<Report> = Vec::new();
+    let mut open: Option<Open> = None;
+    for i in 0..count {
+        let caller = callers[i];
+        // The row of `=` a header stands under: on the line before, or two lines up when
+        // another CPU's message came in between (a console without caller ids).
+        let same_caller = (0..i).rev().filter(|&j| caller.is_none() || callers[j] == caller);
+        let rule = same_caller.take(2).find(|&j| lines[j].starts_with("===="));
+        let previous = rule.map_or("", |j| lines[j]);
+        let found = start(lines[i], previous).filter(|found| {
+            // "Oops: ..." follows the first line of a fault or a kernel BUG: it belongs to it.
+            let continues = found.title == "Oops in {}"
+                && open.as_ref().is_some_and(|o| matches!(o.start.kind, Kind::Oops | Kind::Bug));
+            !continues
+        });
+        if let Some(found) = found {
+            if let Some(o) = open.take() {
+                reports.push(finish(o, &lines, false));
+            }
+            let mut members = Vec::new();
+            // WARN() and BUG() begin at their "cut here" line, and WARN()'s message stands
+            // between it and the "WARNING:" line.
+            if matches!(found.kind, Kind::Warning | Kind::Bug) {
+                let back = i.saturating_sub(3);
+                if let Some(cut) = (back..i).rev().find(|&j| lines[j].contains("[ cut here ]")) {
+                    members.extend((cut..i).filter(|&j| caller.is_none() || callers[j] == caller));
+                }
+            }
+            // Lockdep's header begins at the row of `=` above the title.
+            if let (Kind::Lockdep, Some(j)) = (found.kind, rule) {
+                members.push(j);
+            }
+            members.push(i);
+            open = Some(Open { start: found, caller, members });
+            continue;
+        }
+        let Some(o) = open.as_mut() else { continue };
+        if o.caller.is_some() && caller.is_some() && o.caller != caller {
+            continue;
+        }
+        if o.start.indented && !lines[i].is_empty() && !lines[i].starts_with([' ', '\t']) {
+            reports.push(finish(open.take().expect("open"), &lines, false));
+            continue;
+        }
+        let body: Vec<&str> = o.members.iter().map(|&j| lines[j]).collect();
+        if trace_ended_before(&o.start, &body, lines[i]) {
+            reports.push(finish(open.take().expect("open"), &lines, false));
+            continue;
+        }
+        o.members.push(i);
+        let body: Vec<&str> = o.members.iter().map(|&j| lines[j]).collect();
+        if ends_here(&o.start, &body) {
+            reports.push(finish(open.take().expect("open"), &lines, false));
+        }
+    }
+    if let Some(o) = open.take() {
+        reports.push(finish(o, &lines, true));
+    }
+    reports
+}
+
+/// Whether the report whose lines so far are `lines` ends with its last line.
+fn ends_here(st: &Start, lines: &[&str]) -> bool {
+    let line = lines[lines.len() - 1].trim();
+    // KASAN and KFENCE close their report with the row of `=` that opened it.
+    if st.kind == Kind::MemorySafety && lines.len() > 1 && line.starts_with("=====") {
+        return true;
+    }
+    let marker = line.starts_with("---[ end ");
+    if st.ends_with_marker || lines.iter().any(|l| l.starts_with("Oops:")) {
+        return marker;
+    }
+    if marker {
+        return true;
+    }
+    // Without a marker the report ends with its (last) call trace: lockdep prints its
+    // backtrace last, after the "stack backtrace:" line.
+    let seen_trace = lines.iter().any(|l| l.trim() == "Call Trace:");
+    let final_trace = !st.backtrace_last || lines.iter().any(|l| l.starts_with("stack backtrace:"));
+    seen_trace && final_trace && line == "</TASK>"
+}
+
+/// Whether `line` comes after the report whose lines are `lines`, in a kernel that does not
+/// close its call traces with `</TASK>` (before 5.8; its frames read ` [<addr>] f+0x…/0x…` or
+/// ` f+0x…/0x…`): the report's last trace has begun and has frames, and `line` is none of
+/// them. A report that ends with a `---[ end ... ]---` line waits for it instead.
+fn trace_ended_before(st: &Start, lines: &[&str], line: &str) -> bool {
+    let is_trace_line = |l: &str| {
+        l.starts_with([' ', '\t']) || l.starts_with("[<") || (l.starts_with('<') && l.ends_with('>'))
+    };
+    let Some(trace) = lines.iter().rposition(|l| l.trim() == "Call Trace:") else { return false };
+    let final_trace = !st.backtrace_last || lines[..trace].iter().any(|l| l.starts_with("stack backtrace:"));
+    let framed = lines.len() > trace + 1 && is_trace_line(lines[lines.len() - 1]);
+    let waits_for_marker = st.ends_with_marker || lines.iter().any(|l| l.starts_with("Oops:"));
+    let closes_with_task = lines[trace..].iter().any(|l| l.trim() == "<TASK>");
+    final_trace
+        && framed
+        && !waits_for_marker
+        && !closes_with_task
+        && !line.is_empty()
+        && !is_trace_line(line)
+}
+
+fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
+    let st = open.start;
+    let body: Vec<&str> = open.members.iter().map(|&j| lines[j]).collect();
+    // A later line may name the function: the first symbol after its words, past a
+    // `[<address>]` (`at: [<ffffffff81234567>] f+0x1/0x2`).
+    let named_later = st.named_after.and_then(|words| {
+        let rest = body.iter().find_map(|l| after(l, words))?;
+        let word = rest.split_whitespace().find(|w| !w.starts_with("[<"))?;
+        Some(demangle(word.split('+').next().unwrap_or(word)))
+    });
+    // A function named there or by the header counts unless it is a lock's own code (a WARN_ON
+    // in `_mutex_trylock_nest_lock`, for one) or a checker's: then the call trace names the
+    // code at fault.
+    let named = named_later.or_else(|| st.named_function.clone()).filter(|f| !is_lock_code(f));
+    let guilty_function =
+        named.or_else(|| guilty(&body)).or_else(|| st.named_function.clone()).map(|f| clean_symbol(&f));
+    let st = Start { title: refine_title(&st.title, &body), ..st };
+    // Without a guilty function (no call trace, as when the stuck CPU was idle), the title
+    // names only the report.
+    let title = match &guilty_function {
+        Some(function) => st.title.replace("{}", function),
+        None => st.title.replace(" in {}", "").replace("{}", "unknown"),
+    };
+    let location =
+        st.location.clone().or_else(|| body.iter().find_map(|l| after(l, " at ").and_then(location_at)));
+    Report {
+        title,
+        kind: st.kind,
+        guilty_function,
+        location,
+        first_line: open.members[0] + 1,
+        last_line: open.members[open.members.len() - 1] + 1,
+        truncated,
+        lines: body.iter().map(|l| l.to_string()).collect(),
+    }
+}
+
+/// The first frame of the report's last call trace outside the machinery; reliable frames
+/// first, then `?` frames when there are no reliable ones.
+fn guilty(body: &[&str]) -> Option<String> {
+    // kmemleak's allocation trace follows `backtrace (crc ...):` (`backtrace:` before 6.7).
+    let trace_start =
+        body.iter().rposition(|l| l.trim() == "Call Trace:" || l.trim_start().starts_with("backtrace"));
+    // A RIP before the call trace is where the CPU faulted (Oops, WARNING); one inside it is
+    // the interrupted context's, below the <IRQ> frames, and says nothing of the fault.
+    let before_trace = &body[..trace_start.unwrap_or(body.len())];
+    let is_rip = |l: &&&str| l.trim_start().starts_with("RIP: ") || l.trim_start().starts_with("IP: ");
+    let rip = before_trace.iter().filter(is_rip).find_map(|l| frame(l));
+    let frames: Vec<(String, bool)> = match trace_start {
+        Some(at) => body[at + 1..].iter().filter(|l| !is_rip(l)).filter_map(|l| frame(l)).collect(),
+        None => Vec::new(),
+    };
+    let pick = |reliable_only: bool| {
+        rip.iter()
+            .chain(frames.iter())
+            .filter(|(_, reliable)| *reliable || !reliable_only)
+            .map(|(symbol, _)| demangle(symbol))
+            .find(|f| !is_machinery(f))
+    };
+    pick(true).or_else(|| pick(false))
+}
+
+/// `cargo xtask triage`: exit 0 without reports, 1 with reports, 69 when unreadable.
+pub fn command(file: &std::path::Path, json: bool) -> Result<i32> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| Error::unavailable(format!("could not read {}: {e}", file.display())))?;
+    let reports = parse(&String::from_utf8_lossy(&bytes));
+    if json {
+        let text = serde_json::to_string_pretty(&reports).expect("reports serialize");
+        println!("{text}");
+    } else {
+        for r in &reports {
+            let truncated = if r.truncated { " (truncated)" } else { "" };
+            println!("{}:{}-{}: {}{truncated}", file.display(), r.first_line, r.last_line, r.title);
+        }
+    }
+    Ok(if reports.is_empty() { EXIT_PASS } else { EXIT_FAIL })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        for _ in 0..300 {
+            let len = (seed % 512) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b"[] 0123456789.:+/xCTBUG=-<>?\n \tWARNING: CPU at Call Trace:</TASK>"
+                        [(seed % 64) as usize]
+                })
+                .collect();
+            parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}
+
+/// Console logs captured from real boots of the scenarios.
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+    use crate::paths::project_dir;
+
+    fn parse_fixture(name: &str) -> Vec<Report> {
+        let path = project_dir().join("tests/fixtures").join(format!("{name}.log"));
+        parse(&String::from_utf8_lossy(&std::fs::read(path).unwrap()))
+    }
+
+    #[test]
+    fn mutex_in_hardirq() {
+        let reports = parse_fixture("mutex");
+        assert_eq!(reports.len(), 2, "{reports:#?}");
+        let (sleep, lockdep) = (&reports[0], &reports[1]);
+        assert_eq!(
+            sleep.title,
+            "BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"
+        );
+        assert_eq!(sleep.kind, Kind::AtomicSleep);
+        assert_eq!(sleep.location.as_deref(), Some("kernel/locking/mutex.c:623"));
+        assert!(sleep.lines[0].starts_with("BUG: sleeping function called"));
+        assert_eq!(sleep.lines.last().unwrap().trim(), "</TASK>");
+        assert!(!sleep.truncated);
+        assert_eq!(lockdep.title, "WARNING: locking bug in irqlock::shared::Shared::increment");
+        assert_eq!(lockdep.kind, Kind::Lockdep);
+        assert!(lockdep.lines[0].starts_with("====="));
+        assert_eq!(lockdep.lines[1], "[ BUG: Invalid wait context ]");
+        assert!(lockdep.first_line > sleep.last_line);
+    }
+
+    #[test]
+    fn clean_boots_have_no_reports() {
+        for name in ["spinlock_irqsave", "bad_parameter", "unload_while_firing"] {
+            assert_eq!(parse_fixture(name), [], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_log_cut_mid_report_is_truncated_not_dropped() {
+        let path = project_dir().join("tests/fixtures/mutex.log");
+        let log = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+        let cut = &log[..log.find("hrtimer_interrupt+").unwrap()];
+        let reports = parse(cut);
+        assert_eq!(reports.len(), 1);
+        assert!(reports[0].truncated);
+        assert!(reports[0].title.ends_with("in irqlock::shared::Shared::increment"));
+    }
+}
+
+/// Excerpts built from the printk formats of the 7.3 source, for the families the lab's own
+/// scenarios do not provoke.
+#[cfg(test)]
+mod synthetic {
+    use super::*;
+    use crate::paths::project_dir;
+
+    const CASES: &[(&str, &[&str])] = &[
+        ("scheduling-while-atomic", &["BUG: scheduling while atomic in irqlock::sleep"]),
+        ("smp-processor-id", &["BUG: using smp_processor_id() in preemptible code in pick_cpu_counter"]),
+        ("circular-locking", &["possible deadlock in take_both"]),
+        ("inconsistent-lock-state", &["inconsistent lock state in irqlock::shared::Shared::increment"]),
+        ("warning", &["WARNING in lab_probe"]),
+        ("kernel-bug", &["kernel BUG in kfree"]),
+        (
+            "null-deref-then-panic",
+            &[
+                "BUG: unable to handle kernel NULL pointer dereference in irqlock::read",
+                "kernel panic: Fatal exception",
+            ],
+        ),
+        ("gpf", &["general protection fault in list_del_entry"]),
+        ("paging-request", &["BUG: unable to handle kernel paging request in lab_fill"]),
+        ("kasan", &["KASAN: slab-use-after-free Read in lab_read"]),
+        ("kcsan", &["KCSAN: data-race in lab_count_read / lab_count_write"]),
+        ("kmsan", &["KMSAN: uninit-value in lab_parse"]),
+        ("refcount", &["WARNING: refcount bug in lab_put"]),
+        ("debug-locks-warn-on", &["WARNING: locking bug in lab_setup"]),
+        ("spinlock-lockup", &["BUG: spinlock lockup suspected in lab_check_status"]),
+        ("spinlock-recursion", &["BUG: spinlock recursion in check_status"]),
+        ("old-lockdep-circular", &["possible deadlock in lab_ioctl"]),
+        (
+            "old-lockdep-bugs",
+            &[
+                "BUG: bad unlock balance in lab_release",
+                "BUG: held lock freed in lab_remove",
+                "INFO: suspicious RCU usage in lab_lookup",
+                "BUG: lock held when returning to user space in lab_open",
+            ],
+        ),
+        (
+            "lockdep-without-rule",
+            &[
+                "INFO: trying to register non-static key in lab_setup",
+                "BUG: workqueue leaked atomic, lock or RCU in lab_work_fn",
+                "BUG: still has locks held in lab_exit_path",
+                "BUG: workqueue leaked lock or atomic in lab_old_work_fn",
+            ],
+        ),
+        ("old-paging-request", &["BUG: unable to handle kernel paging request in lab_fill"]),
+        (
+            "old-traces-end",
+            &[
+                "BUG: sleeping function called from invalid context in lab_timer_fn",
+                "possible deadlock in lab_work_fn",
+            ],
+        ),
+        ("memory-leak", &["memory leak in lab_init", "memory leak in lab_add_node"]),
+        ("ubsan-before-5.14", &["UBSAN: shift-out-of-bounds in lab_mask_old"]),
+        ("lockdep-header-not-first", &["possible deadlock in take_both"]),
+        ("kfence", &["KFENCE: out-of-bounds read in lab_peek"]),
+        ("ubsan", &["UBSAN: shift-out-of-bounds in lab_mask"]),
+        ("soft-lockup", &["BUG: soft lockup in lab_spin"]),
+        (
+            "hard-lockup-panic",
+            &["BUG: hard lockup in irqlock::shared::Shared::increment", "kernel panic: Hard LOCKUP"],
+        ),
+        ("rcu-stall", &["INFO: rcu detected stall in lab_busy_loop"]),
+        ("hung-task", &["INFO: task hung in lab_wait"]),
+        ("locks-held", &["WARNING: still has locks held in lab_exit_to_user"]),
+        (
+            "interleaved-cpus",
+            &["BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"],
+        ),
+    ];
+
+    fn parse_case(name: &str) -> Vec<Report> {
+        let path = project_dir().join("tests/fixtures/synthetic").join(format!("{name}.log"));
+        parse(&std::fs::read_to_string(path).unwrap())
+    }
+
+    #[test]
+    fn every_family_gets_its_title() {
+        for (name, titles) in CASES {
+            let reports = parse_case(name);
+            let seen: Vec<&str> = reports.iter().map(|r| r.title.as_str()).collect();
+            assert_eq!(&seen, titles, "{name}");
+            // These logs stop in the middle of a report.
+            let open_ended =
+                ["old-lockdep-circular", "old-lockdep-bugs", "lockdep-without-rule"].contains(name);
+            assert!(open_ended || reports.iter().all(|r| !r.truncated), "{name}: {reports:#?}");
+        }
+    }
+
+    /// Before 5.8 a call trace has no `</TASK>`: a report ends with its last frame, and the
+    /// line after it belongs to neither report.
+    #[test]
+    fn an_old_call_trace_ends_with_its_last_frame() {
+        let reports = parse_case("old-traces-end");
+        let last_lines: Vec<&str> = reports.iter().map(|r| r.lines.last().unwrap().trim()).collect();
+        assert_eq!(last_lines, ["<EOI>  [<ffffffff81064a1d>] irq_exit+0x8d/0xa0", "ret_from_fork+0x25/0x30"]);
+        assert!(reports.iter().all(|r| !r.truncated && r.lines.iter().all(|l| !l.contains("lab: "))));
+    }
+
+    #[test]
+    fn every_fixture_is_in_the_table() {
+        let dir = project_dir().join("tests/fixtures/synthetic");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(CASES.iter().any(|(n, _)| *n == name), "{name} has no expected titles");
+        }
+    }
+
+    /// A title names what went wrong and where, never which CPU, task or address: the same
+    /// bug gets the same title on every run. Checked on every report of every fixture.
+    #[test]
+    fn no_title_carries_a_cpu_a_task_or_an_address() {
+        let root = project_dir().join("tests/fixtures");
+        let dirs = [root.clone(), root.join("rt"), root.join("synthetic")];
+        let mut titles = Vec::new();
+        for dir in dirs {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "log") {
+                    let log = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                    titles.extend(parse(&log).into_iter().map(|r| (path.clone(), r.title)));
+                }
+            }
+        }
+        assert!(titles.len() > 50, "{} titles", titles.len());
+        for (path, title) in titles {
+            let volatile =
+                ["CPU#", "CPU:", "PID", "0x", "ffff", "syz-executor", "insmod", "kworker", "swapper"];
+            let numbered_task =
+                title.split(['/', '[']).skip(1).any(|w| w.starts_with(|c: char| c.is_ascii_digit()));
+            assert!(
+                !numbered_task && volatile.iter().all(|v| !title.contains(v)),
+                "{}: {title}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_and_locations() {
+        let kind = |name: &str| parse_case(name)[0].kind;
+        assert_eq!(kind("scheduling-while-atomic"), Kind::AtomicSleep);
+        assert_eq!(kind("circular-locking"), Kind::Lockdep);
+        assert_eq!(kind("warning"), Kind::Warning);
+        assert_eq!(kind("kernel-bug"), Kind::Bug);
+        assert_eq!(kind("gpf"), Kind::Oops);
+        assert_eq!(kind("kasan"), Kind::MemorySafety);
+        assert_eq!(kind("hung-task"), Kind::Stall);
+        assert_eq!(parse_case("hard-lockup-panic")[1].kind, Kind::Panic);
+        let location = |name: &str| parse_case(name)[0].location.clone();
+        assert_eq!(location("warning").as_deref(), Some("drivers/misc/lab.c:42"));
+        assert_eq!(location("kernel-bug").as_deref(), Some("mm/slub.c:4567"));
+        assert_eq!(location("ubsan").as_deref(), Some("drivers/misc/lab.c:77:12"));
+    }
+
+    #[test]
+    fn other_cpus_lines_stay_out_of_a_report() {
+        let report = &parse_case("interleaved-cpus")[0];
+        assert_eq!((report.first_line, report.last_line), (1, 15));
+        assert!(report.lines.iter().all(|l| !l.contains("other_cpu_frame") && !l.contains("harness")));
+        assert_eq!(report.lines.len(), 12);
+    }
+
+    #[test]
+    fn a_null_dereference_takes_its_oops_line() {
+        let report = &parse_case("null-deref-then-panic")[0];
+        assert_eq!(report.kind, Kind::Oops);
+        assert!(report.lines.iter().any(|l| l.starts_with("Oops: Oops: 0000")));
+        assert_eq!(report.lines.last().unwrap(), "---[ end trace 0000000000000000 ]---");
+    }
+}

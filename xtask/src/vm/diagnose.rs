@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the harness reads of a guest before it stops it: whether a silent guest is stuck,
+//! where each CPU was at a hang or a timeout, and each CPU's local APIC once the kernel saw a
+//! CPU stop.
+
+use super::monitor::Monitor;
+use super::Vm;
+use std::path::Path;
+use std::time::Duration;
+
+impl Vm {
+    /// Records what explains a stop: at a timeout (`timed_out`, the awaited text not `seen`),
+    /// where each CPU was; and when the console shows a hard lockup, each CPU's local APIC.
+    pub(super) fn diagnose(&self, monitor: &mut Monitor, console: &Path, timed_out: bool, seen: bool) {
+        if timed_out && !seen {
+            self.record_hang(monitor, console, "at the timeout");
+        }
+        // A CPU the hard-lockup detector saw stop: its local APIC (what it has accepted and not
+        // yet ended, what waits) tells a stuck interrupt from a quiet timer.
+        let lockup = || {
+            std::fs::read(console).is_ok_and(|b| String::from_utf8_lossy(&b).contains("detected hard LOCKUP"))
+        };
+        if (timed_out || seen) && lockup() {
+            self.record_lapics(monitor, console);
+        }
+    }
+
+    /// Each CPU's local APIC, from QEMU's monitor, into `lapic.txt` beside the console.
+    fn record_lapics(&self, monitor: &mut Monitor, console: &Path) {
+        // Without the monitor's echo of the command (terminal escapes) and its prompt.
+        let text: Vec<String> = (0..self.cpus)
+            .filter_map(|cpu| monitor.run(&format!("info lapic {cpu}")).ok())
+            .flat_map(|out| {
+                out.lines()
+                    .filter(|l| !l.contains('\x1b') && !l.starts_with("(qemu)"))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let file = console.with_file_name("lapic.txt");
+        if std::fs::write(&file, text.join("\n")).is_ok() {
+            eprintln!("qemu: the kernel saw a CPU stop; each CPU's local APIC is in {}", file.display());
+        }
+    }
+
+    /// Each CPU's registers, from the monitor, and its instruction pointer named from the
+    /// kernel's `System.map` (`symbol+0xoff`).
+    fn cpu_places(&self, monitor: &mut Monitor) -> Option<(String, Vec<String>)> {
+        let registers = monitor.run("info registers -a").ok()?;
+        // `<build>/arch/x86/boot/bzImage`: the build tree, and its System.map, are 4 levels up.
+        let map = self.kernel.ancestors().nth(4).map(|dir| dir.join("System.map"));
+        let symbols = map.and_then(|m| std::fs::read_to_string(m).ok()).unwrap_or_default();
+        let places = registers
+            .lines()
+            .filter_map(|line| line.split_once("RIP=")?.1.split_whitespace().next())
+            .map(|rip| name_address(&symbols, rip))
+            .collect();
+        Some((registers, places))
+    }
+
+    /// Whether a silent guest is stuck: every CPU in the same function (outside the kernel
+    /// image, the same 4 KiB page) in two looks 300 ms apart. A stuck guest is recorded as at a
+    /// timeout.
+    pub(super) fn is_stuck(&self, monitor: &mut Monitor, console: &Path) -> bool {
+        let Some((_, first)) = self.cpu_places(monitor) else { return false };
+        std::thread::sleep(Duration::from_millis(300));
+        let Some((registers, second)) = self.cpu_places(monitor) else { return false };
+        let stuck =
+            !first.is_empty() && first.iter().map(|p| place_key(p)).eq(second.iter().map(|p| place_key(p)));
+        if stuck {
+            write_hang(console, &registers, &second, "silent, each CPU in the same place twice");
+        }
+        stuck
+    }
+
+    /// Where each CPU of a hung guest was when the harness stopped it: the registers in
+    /// `cpus-at-hang.txt` beside the console, and each CPU's instruction pointer, named from
+    /// the kernel's `System.map`, on stderr.
+    fn record_hang(&self, monitor: &mut Monitor, console: &Path, when: &str) {
+        if let Some((registers, places)) = self.cpu_places(monitor) {
+            write_hang(console, &registers, &places, when);
+        }
+    }
+}
+
+/// Writes a hung guest's registers to `cpus-at-hang.txt` beside the console, and says on
+/// stderr where each CPU was.
+fn write_hang(console: &Path, registers: &str, places: &[String], when: &str) {
+    let file = console.with_file_name("cpus-at-hang.txt");
+    let _ = std::fs::write(&file, registers);
+    let places: Vec<String> =
+        places.iter().enumerate().map(|(cpu, at)| format!("CPU{cpu} at {at}")).collect();
+    eprintln!("qemu: stopped a hung guest ({when}); {}; registers in {}", places.join(", "), file.display());
+}
+
+/// What stays the same while a CPU is stuck in one place: the function, without the offset;
+/// outside the kernel image, the 4 KiB page.
+fn place_key(place: &str) -> String {
+    match place.split_once(" (outside") {
+        Some((address, _)) => {
+            u64::from_str_radix(address, 16).map(|a| format!("{:x}", a >> 12)).unwrap_or_default()
+        }
+        None => place.split('+').next().unwrap_or(place).to_string(),
+    }
+}
+
+/// `symbol+0xoff` for a hexadecimal kernel address, from `System.map`'s text; the address
+/// itself when it is outside the kernel image (a module, user space).
+fn name_address(system_map: &str, address: &str) -> String {
+    let Ok(value) = u64::from_str_radix(address, 16) else { return address.to_string() };
+    let mut best: Option<(u64, &str)> = None;
+    let mut last = 0;
+    for line in system_map.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(at), Some(kind), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Ok(at) = u64::from_str_radix(at, 16) else { continue };
+        last = last.max(at);
+        if matches!(kind, "T" | "t") && at <= value && best.is_none_or(|(b, _)| at >= b) {
+            best = Some((at, name));
+        }
+    }
+    match best {
+        Some((at, name)) if value <= last => format!("{name}+{:#x}", value - at),
+        _ => format!("{address} (outside the kernel image)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stuck_cpu_is_one_function_or_one_page() {
+        assert_eq!(place_key("mutex_spin_on_owner+0x8c"), place_key("mutex_spin_on_owner+0x41"));
+        assert_ne!(place_key("mutex_spin_on_owner+0x8c"), place_key("default_idle+0x8c"));
+        let module = |a: &str| place_key(&format!("{a} (outside the kernel image)"));
+        assert_eq!(module("ffffffffa0001010"), module("ffffffffa0001ff0"));
+        assert_ne!(module("ffffffffa0001010"), module("ffffffffa0002010"));
+    }
+
+    #[test]
+    fn names_kernel_addresses_from_system_map() {
+        let map = "ffffffff81000000 T _stext\nffffffff81001000 t osq_lock\nffffffff81001080 d osq_data\n\
+                   ffffffff81001100 T delay_tsc\nffffffff81002000 D _edata\n";
+        assert_eq!(name_address(map, "ffffffff8100103c"), "osq_lock+0x3c");
+        // Only text symbols name code: a data symbol in between does not.
+        assert_eq!(name_address(map, "ffffffff81001090"), "osq_lock+0x90");
+        assert_eq!(name_address(map, "ffffffff81001100"), "delay_tsc+0x0");
+        assert_eq!(name_address(map, "ffffffffa0000010"), "ffffffffa0000010 (outside the kernel image)");
+    }
+}
