@@ -43,7 +43,6 @@ use kernel::{
         Monotonic, //
     },
     workqueue::{
-        self,
         impl_has_work,
         new_work,
         Work,
@@ -125,7 +124,7 @@ impl HrTimerCallback for Counter {
         // TODO 1: `Counter::add` sleeps, and this runs in hard-IRQ context. Hand the update to
         // process context.
         //# solution
-        let _ = workqueue::system_highpri().enqueue(Arc::<Self>::from(this));
+        let _ = kernel::workqueue::system_highpri().enqueue(Arc::<Self>::from(this));
         //# starter
         // this.add(this.pending.xchg(0, ordering::Relaxed));
         //# end

@@ -81,6 +81,8 @@ module! {
     },
 }
 
+// The starter does not use the raw spinlock yet.
+#[allow(dead_code)]
 extern "C" {
     fn ex06_raw_spin_lock_init(
         lock: *mut bindings::raw_spinlock_t,
@@ -98,9 +100,11 @@ extern "C" {
 
 /// A `raw_spinlock_t` taken with `raw_spin_lock_irqsave()`, which the 7.3 kernel crate lacks:
 /// a spinning lock on every kernel, PREEMPT_RT included (`raw_spinlock.c`).
+#[allow(dead_code)]
 type RawSpinLockIrqsave<T> = Lock<T, RawSpinLockIrqsaveBackend>;
 
 /// The [`Backend`] of [`RawSpinLockIrqsave`]; its guard keeps the saved interrupt flags.
+#[allow(dead_code)]
 struct RawSpinLockIrqsaveBackend;
 
 // SAFETY: A `raw_spinlock_t` gives mutual exclusion: `lock` and `try_lock` return only once the

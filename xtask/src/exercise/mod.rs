@@ -223,15 +223,22 @@ fn explain(exercise: &Exercise, built: &Built, run: &CheckRun) -> String {
     }
     let mut text = format!("FAIL {name}: {} ({:.1}s)\n", run.check.description, run.seconds);
     let mut hinted = Vec::new();
+    let mut shown_reports = 0;
+    let mut seen: Vec<&str> = Vec::new();
     for failure in &run.verdict.failures {
+        if seen.contains(&failure.what.as_str()) {
+            continue;
+        }
+        seen.push(&failure.what);
         text += &format!("  - {}\n", failure.message);
         if let Some(report) = run.verdict.reports.iter().find(|r| r.title == failure.what) {
-            for line in report.lines.iter().take(24) {
-                text += &format!("      {}\n", triage::demangle_line(line));
+            // The first report in full, as far as its call trace; the rest by their titles.
+            if shown_reports == 0 {
+                for line in report_head(report) {
+                    text += &format!("      {line}\n");
+                }
             }
-            if report.lines.len() > 24 {
-                text += &format!("      ... ({} more lines in the console)\n", report.lines.len() - 24);
-            }
+            shown_reports += 1;
             if let Some(line) = guilty_line(report, built) {
                 text +=
                     &format!("    your line: {line} ({})\n", report.guilty_function.as_deref().unwrap_or(""));
@@ -246,6 +253,31 @@ fn explain(exercise: &Exercise, built: &Built, run: &CheckRun) -> String {
     }
     text += &format!("  console: {}\n", shown(&run.console).display());
     text
+}
+
+/// The lines of a report a learner reads first: up to its call trace's first frames, without
+/// registers, code bytes and stale (`?`) frames.
+fn report_head(report: &triage::Report) -> Vec<String> {
+    let noise = ["RIP:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "FS:", "CS:", "CR2:", "Code:", "? "];
+    let mut lines = Vec::new();
+    let mut frames = 0;
+    let mut in_trace = false;
+    for line in &report.lines {
+        let trimmed = line.trim_start();
+        if noise.iter().any(|n| trimmed.starts_with(n)) {
+            continue;
+        }
+        in_trace |= trimmed.starts_with("Call Trace:");
+        if in_trace && !trimmed.starts_with('<') && !trimmed.starts_with("Call Trace:") {
+            frames += 1;
+            if frames > 8 {
+                lines.push("...".to_string());
+                break;
+            }
+        }
+        lines.push(triage::demangle_line(line));
+    }
+    lines
 }
 
 /// The checks' results in the harness's result set, for KTAP, JSON and JUnit.
