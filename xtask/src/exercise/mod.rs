@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 /// Snapshots of exercise modules kept in the cache (`snapshots-exercises/`), apart from
 /// irqlock's: one per module built and machine.
-const KEEP: usize = 16;
+const KEEP: usize = 8;
 
 /// What a check needs from the harness: the tools, the lab kernel and this run's directory.
 pub struct Lab {
