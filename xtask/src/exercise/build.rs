@@ -150,12 +150,17 @@ pub fn compiler_message(log: &str, compiled: &Path, origin: &Path) -> String {
     let lines: Vec<&str> = log.lines().collect();
     let first = lines.iter().position(|l| l.starts_with("error") || l.contains(": error:")).unwrap_or(0);
     let copy = compiled.display().to_string();
+    // rustc names the file as kbuild passed it: relative to the module's directory.
+    let relative = compiled
+        .file_name()
+        .map(|name| format!("--> src/{}", name.to_string_lossy()))
+        .unwrap_or_default();
     let shown = origin.display().to_string();
     lines[first..]
         .iter()
         .filter(|l| !l.starts_with("make") && !l.starts_with("  RUSTC") && !l.starts_with("  CC"))
         .take(SHOWN_LINES)
-        .map(|l| l.replace(&copy, &shown))
+        .map(|l| l.replace(&copy, &shown).replace(&relative, &format!("--> {shown}")))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -178,12 +183,13 @@ mod tests {
     fn compile_errors_name_the_learners_file() {
         let log =
             "make[1]: Entering directory\n  RUSTC [M] src/ex01.o\nerror[E0425]: cannot find value `x`\n  \
-                   --> /t/out/src/ex01.rs:12:5\n   |\n12 |     x += 1;\n\nmake[2]: *** Error 1\n";
+                   --> /t/out/src/ex01.rs:12:5\n   |\n12 |     x += 1;\nerror: x\n   --> src/ex01.rs:13:1\n\nmake[2]: *** Error 1\n";
         assert!(compiled_error(log));
         let shown =
             compiler_message(log, Path::new("/t/out/src/ex01.rs"), Path::new("exercises/01-x/mine.rs"));
         assert!(shown.starts_with("error[E0425]"), "{shown}");
         assert!(shown.contains("--> exercises/01-x/mine.rs:12:5"), "{shown}");
+        assert!(shown.contains("--> exercises/01-x/mine.rs:13:1"), "{shown}");
         assert!(!shown.contains("make[2]"), "{shown}");
         assert!(!compiled_error("make: *** No rule to make target\n"));
     }
