@@ -151,10 +151,8 @@ pub fn compiler_message(log: &str, compiled: &Path, origin: &Path) -> String {
     let first = lines.iter().position(|l| l.starts_with("error") || l.contains(": error:")).unwrap_or(0);
     let copy = compiled.display().to_string();
     // rustc names the file as kbuild passed it: relative to the module's directory.
-    let relative = compiled
-        .file_name()
-        .map(|name| format!("--> src/{}", name.to_string_lossy()))
-        .unwrap_or_default();
+    let relative =
+        compiled.file_name().map(|name| format!("--> src/{}", name.to_string_lossy())).unwrap_or_default();
     let shown = origin.display().to_string();
     lines[first..]
         .iter()
