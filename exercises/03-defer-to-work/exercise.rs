@@ -4,7 +4,7 @@
 //!
 //! A high-resolution timer fires `count` times, every `period_us` microseconds. Each expiry
 //! must add one to a counter guarded by a mutex, and the update is slow: it sleeps a
-//! millisecond while holding the mutex. Module init, in process context, adds one too. The
+//! millisecond first. Module init, in process context, adds one too. The
 //! checker loads the module as `insmod ex03.ko count=8 nonce=N`, unloads it, and reads the
 //! line the module prints then:
 //!
@@ -99,11 +99,10 @@ struct Counter {
 }
 
 impl Counter {
-    /// Adds `n` to the counter, slowly: it sleeps while it holds the mutex.
+    /// Adds `n` to the counter, slowly: it sleeps a millisecond, then takes the mutex.
     fn add(&self, n: u32) {
-        let mut value = self.value.lock();
         fsleep(Delta::from_millis(1));
-        *value += u64::from(n);
+        *self.value.lock() += u64::from(n);
     }
 
     /// Waits until the work item, if queued or running, has finished; it may sleep.
