@@ -3,8 +3,8 @@
 //! Exercise 3: a handler that sleeps, and the work item it should hand that part to.
 //!
 //! A high-resolution timer fires `count` times, every `period_us` microseconds. Each expiry
-//! must add one to a counter guarded by a mutex, and the update is slow: it sleeps a
-//! millisecond first. Module init, in process context, adds one too. The
+//! must add one to a counter guarded by a mutex, and the update made in process context is
+//! slow: it sleeps a millisecond first. Module init, in process context, adds one too. The
 //! checker loads the module as `insmod ex03.ko count=8 nonce=N`, unloads it, and reads the
 //! line the module prints then:
 //!
@@ -120,12 +120,12 @@ impl HrTimerCallback for Counter {
     fn run(this: ArcBorrow<'_, Self>, mut ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
         let fired = this.fired.fetch_add(1, ordering::Relaxed) + 1;
         this.pending.fetch_add(1, ordering::Relaxed);
-        // TODO 1: `Counter::add` sleeps, and this runs in hard-IRQ context. Hand the update to
-        // process context.
+        // TODO 1: The update takes a mutex, which may sleep, and this runs in hard-IRQ context.
+        // Hand the update to process context, where `Counter::add` makes it.
         //# solution
         let _ = kernel::workqueue::system_highpri().enqueue(Arc::<Self>::from(this));
         //# starter
-        // this.add(this.pending.xchg(0, ordering::Relaxed));
+        // *this.value.lock() += u64::from(this.pending.xchg(0, ordering::Relaxed));
         //# end
         if fired >= this.count {
             return HrTimerRestart::NoRestart;
