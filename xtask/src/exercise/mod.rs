@@ -258,7 +258,25 @@ fn explain(exercise: &Exercise, built: &Built, run: &CheckRun) -> String {
 /// The lines of a report a learner reads first: up to its call trace's first frames, without
 /// registers, code bytes and stale (`?`) frames.
 fn report_head(report: &triage::Report) -> Vec<String> {
-    let noise = ["RIP:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "FS:", "CS:", "CR2:", "Code:", "? "];
+    let noise = [
+        "RIP:",
+        "RSP:",
+        "RAX:",
+        "RDX:",
+        "RBP:",
+        "R10:",
+        "R13:",
+        "FS:",
+        "CS:",
+        "CR2:",
+        "Code:",
+        "? ",
+        "irq event stamp",
+        "hardirqs last",
+        "softirqs last",
+        "RCU nest depth",
+        "<TASK>",
+    ];
     let mut lines = Vec::new();
     let mut frames = 0;
     let mut in_trace = false;
