@@ -237,6 +237,8 @@ enum ExerciseAction {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Every exercise's solution and starter through the kernel's CLIPPY=1 build (teachers).
+    Lint,
     /// Boot the lab VM with your module in it as /irqlock.ko; `exit` powers off.
     Shell {
         exercise: String,
@@ -312,6 +314,7 @@ fn run(cli: Cli) -> Result<i32> {
                     &kernel.choice(),
                     &exercise::CheckOptions { which, file, json, junit, ktap },
                 ),
+                Some(ExerciseAction::Lint) => exercise::lint(&kernel.choice()),
                 Some(ExerciseAction::Shell { exercise: which, solution }) => {
                     exercise::shell(&kernel.choice(), &which, solution)
                 }

@@ -115,6 +115,56 @@ pub fn build(
     }
 }
 
+/// The kernel's own gate for the module's Rust, on `text` (a generated variant): a `CLIPPY=1`
+/// build in which any warning is an error, as `cargo xtask lint` does for `rust/`.
+pub fn clippy(
+    tools: &Toolchain,
+    kernel: &kernel::Build,
+    exercise: &Exercise,
+    text: &str,
+    out: &Path,
+) -> Result<()> {
+    let module = &exercise.spec.module;
+    let src = out.join("src");
+    std::fs::create_dir_all(&src).context(|| format!("could not create {}", src.display()))?;
+    let helpers = helpers(exercise)?;
+    std::fs::write(out.join("Kbuild"), kbuild(module, &helpers))
+        .context(|| format!("could not write {}", out.join("Kbuild").display()))?;
+    for helper in &helpers {
+        std::fs::copy(exercise.dir.join(helper), out.join(helper))
+            .context(|| format!("could not copy {helper} to {}", out.display()))?;
+    }
+    std::fs::write(src.join(format!("{module}.rs")), text)
+        .context(|| format!("could not write the source into {}", src.display()))?;
+    // A fresh tree each time, so that every file is checked, not only the changed ones.
+    for stale in ["src/.{module}.o.cmd", "src/{module}.o"] {
+        let _ = std::fs::remove_file(out.join(stale.replace("{module}", module)));
+    }
+    let mut make = tools.make(&kernel.dir);
+    make.arg(format!("M={}", out.display()))
+        .arg("CLIPPY=1")
+        .arg(format!("CLIPPY_DRIVER={}", tools.clippy_driver.display()))
+        .arg("KRUSTFLAGS=-Dwarnings")
+        .arg("modules");
+    let log = out.join("lint.log");
+    if cmd::dry_run() {
+        println!("{} > {}", cmd::display(&make), log.display());
+        return Ok(());
+    }
+    match run_bounded(&mut make, &log, BUILD_DEADLINE)? {
+        Some(true) => Ok(()),
+        _ => Err(Error {
+            message: format!(
+                "clippy refuses {}; log: {}\n{}",
+                out.display(),
+                log.display(),
+                cmd::tail(&log, 30)
+            ),
+            exit_code: EXIT_FAIL,
+        }),
+    }
+}
+
 /// Runs `command` with its output in `log`; `None` if it ran past `deadline` and was stopped.
 fn run_bounded(command: &mut Command, log: &Path, deadline: Duration) -> Result<Option<bool>> {
     eprintln!("$ {} > {}", cmd::display(command), log.display());

@@ -548,6 +548,31 @@ pub fn shell(choice: &Choice, which: &str, solution: bool) -> Result<i32> {
     Ok(EXIT_PASS)
 }
 
+/// `cargo xtask exercise lint`: every exercise's variants through the kernel's `CLIPPY=1`
+/// build with warnings denied (rustfmt is checked by `cargo test -p xtask`).
+pub fn lint(choice: &Choice) -> Result<i32> {
+    let exercises = spec::load_all(&spec::root())?;
+    let lab = Lab::new(choice, "exercise-lint")?;
+    let mut failed = Vec::new();
+    for exercise in &exercises {
+        let source = exercise.source()?;
+        for variant in ["solution", "starter"] {
+            let text = source::generate(&source, variant).map_err(|e| Error::unavailable(e.message))?;
+            let out = lab.build_dir(exercise, &format!("lint-{variant}"));
+            if let Err(e) = build::clippy(&lab.tools, &lab.kernel, exercise, &text, &out) {
+                eprintln!("{}", e.message);
+                failed.push(format!("{} {variant}", exercise.name));
+            }
+        }
+    }
+    if failed.is_empty() {
+        eprintln!("exercise lint: clippy is clean for every exercise's solution and starter");
+        Ok(EXIT_PASS)
+    } else {
+        Err(Error { message: format!("clippy refuses: {}", failed.join(", ")), exit_code: EXIT_FAIL })
+    }
+}
+
 /// `cargo xtask test`'s part: every exercise both ways on this kernel (its starter fails with
 /// the report it is about, its solution passes every check), and each wrong solution fails as
 /// its exercise says. `filter` keeps the exercises whose `exercises/<name>` contains it.
