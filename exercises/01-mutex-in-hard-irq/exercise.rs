@@ -115,6 +115,16 @@ impl HrTimerCallback for Counter {
         //# irq-off-mutex
         // let _irqs_off = kernel::interrupt::local_interrupt_disable();
         // *this.value.lock() += 1;
+        //# panics
+        // *this.value.lock() += 1;
+        // if fired > 0 {
+        //     panic!("a learner's panic");
+        // }
+        //# spins
+        // *this.value.lock() += 1;
+        // while fired > 0 {
+        //     core::hint::spin_loop();
+        // }
         //# fake-line
         // if fired == this.count {
         //     let nonce = module_parameters::nonce.value();

@@ -710,13 +710,24 @@ fn test_exercise(lab: &Lab, exercise: &Exercise) -> Vec<TestResult> {
     if lab.flavour == Flavour::Default {
         for wrong in &exercise.spec.wrongs {
             let expected = wrong.fails_with.clone();
-            results.push(test_variant(lab, exercise, &wrong.name, None, &wrong.description, &|runs| {
-                if runs.iter().any(|r| r.verdict.failed_with(&expected)) {
-                    Vec::new()
-                } else {
-                    vec![format!("expected this wrong solution to fail with {expected:?}; {}", summary(runs))]
-                }
-            }));
+            let only: Option<Vec<String>> = wrong.check.clone().map(|c| vec![c]);
+            results.push(test_variant(
+                lab,
+                exercise,
+                &wrong.name,
+                only.as_deref(),
+                &wrong.description,
+                &|runs| {
+                    if runs.iter().any(|r| r.verdict.failed_with(&expected)) {
+                        Vec::new()
+                    } else {
+                        vec![format!(
+                            "expected this wrong solution to fail with {expected:?}; {}",
+                            summary(runs)
+                        )]
+                    }
+                },
+            ));
         }
     }
     results

@@ -123,6 +123,10 @@ pub struct Wrong {
     pub description: String,
     /// A failure kind or the start of a report's title.
     pub fails_with: String,
+    /// The one check to run it on (a wrong solution that hangs costs the time limit per check);
+    /// by default every check.
+    #[serde(default)]
+    pub check: Option<String>,
 }
 
 /// An exercise: its number, directory name and spec.
@@ -252,6 +256,9 @@ fn validate(exercise: &Exercise) -> std::result::Result<(), String> {
     for wrong in &spec.wrongs {
         if !variants.contains(&wrong.name) {
             return Err(format!("wrong solution {:?} has no section in {SOURCE}", wrong.name));
+        }
+        if let Some(check) = wrong.check.as_ref().filter(|c| !spec.checks.iter().any(|k| &k.name == *c)) {
+            return Err(format!("wrong solution {:?}: no check {check:?}", wrong.name));
         }
     }
     Ok(())
