@@ -14,6 +14,9 @@ pub const SOURCE: &str = "exercise.rs";
 /// The file a learner edits, in the exercise's directory (git-ignored).
 pub const MINE: &str = "mine.rs";
 
+/// In `starter_fails_with`: on this kernel the starter passes every check.
+pub const STARTER_PASSES: &str = "none";
+
 /// A failure that is not a kernel report: what the checker found by itself. A hint's `when`
 /// names one of these, or the start of a report's title.
 pub const FAILURE_KINDS: &[&str] = &[
@@ -47,7 +50,8 @@ pub struct Spec {
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
     /// What the starter must fail with on each kernel: a report title's start or a failure
-    /// kind, per kernel flavour name.
+    /// kind, per kernel flavour name; [`STARTER_PASSES`] where the lesson differs and the
+    /// starter's code is right on that kernel.
     pub starter_fails_with: std::collections::BTreeMap<String, String>,
     #[serde(rename = "check")]
     pub checks: Vec<Check>,
@@ -241,7 +245,7 @@ fn validate(exercise: &Exercise) -> std::result::Result<(), String> {
         .iter()
         .map(|h| &h.when)
         .chain(spec.wrongs.iter().map(|w| &w.fails_with))
-        .chain(spec.starter_fails_with.values());
+        .chain(spec.starter_fails_with.values().filter(|v| *v != STARTER_PASSES));
     for what in named {
         if !what.contains(' ') && !FAILURE_KINDS.contains(&what.as_str()) {
             return Err(format!(
@@ -275,7 +279,7 @@ mod tests {
         let exercises = load_all(&root()).unwrap();
         assert!(exercises.len() >= 6, "{} exercises", exercises.len());
         for exercise in &exercises {
-            for expected in exercise.spec.starter_fails_with.values() {
+            for expected in exercise.spec.starter_fails_with.values().filter(|v| *v != STARTER_PASSES) {
                 assert!(exercise.hint(expected).is_some(), "{}: no hint for {expected}", exercise.name);
             }
             for wrong in &exercise.spec.wrongs {
