@@ -122,7 +122,20 @@ fn check_vm(
     timeout: Duration,
     devices: &[String],
 ) -> Result<Vm> {
-    let mut vm = prepared.vm(dir, steps, Finish::PowerOff, timeout)?;
+    guest_vm(prepared, dir, steps, Finish::PowerOff, timeout, devices)
+}
+
+/// The VM for `steps` then `finish`, resuming the saved guest of `prepared`'s module in the
+/// exercises' own snapshot cache.
+fn guest_vm(
+    prepared: &Prepared,
+    dir: &Path,
+    steps: &[crate::guest::Step],
+    finish: Finish,
+    timeout: Duration,
+    devices: &[String],
+) -> Result<Vm> {
+    let mut vm = prepared.vm(dir, steps, finish, timeout)?;
     vm.devices = devices.to_vec();
     if prepared.snapshots {
         let root = cache_dir().join("snapshots-exercises");
@@ -132,7 +145,7 @@ fn check_vm(
         vm.resume = Some(Resume {
             snapshot: saved.file,
             initrd: saved.initrd,
-            send: format!("{prelude}{}", steps_script(steps, Finish::PowerOff)),
+            send: format!("{prelude}{}", steps_script(steps, finish)),
         });
     }
     Ok(vm)
@@ -533,7 +546,9 @@ pub fn shell(choice: &Choice, which: &str, solution: bool) -> Result<i32> {
     let devices = exercise.spec.checks.iter().flat_map(|c| c.devices.clone()).collect::<Vec<_>>();
     let mut devices_once = devices.clone();
     devices_once.dedup();
-    let mut vm = crate::run::lab_vm(&prepared, &lab.out, &devices_once, &[])?;
+    // A lab session has no time limit.
+    let forever = Duration::from_secs(u64::MAX / 4);
+    let mut vm = guest_vm(&prepared, &lab.out, &[], Finish::Shell, forever, &devices_once)?;
     vm.interactive = true;
     let params = exercise.spec.checks[0].params.join(" ");
     eprintln!(
