@@ -125,6 +125,9 @@ impl HrTimerCallback for Counter {
         // while fired > 0 {
         //     core::hint::spin_loop();
         // }
+        //# floods
+        // *this.value.lock() += 1;
+        // pr_info!("expiry {fired}\n");
         //# fake-line
         // if fired == this.count {
         //     let nonce = module_parameters::nonce.value();

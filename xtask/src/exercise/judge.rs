@@ -13,6 +13,10 @@ use crate::triage::{self, Report};
 /// TAINT_OOT_MODULE: loading any out-of-tree module sets it.
 const TAINT_OOT_MODULE: u64 = 1 << 12;
 
+/// More lines than this printed by the module make a flood: a check fails on it, whatever
+/// else the module did.
+pub const FLOOD_LINES: usize = 500;
+
 /// The line the frame prints at unload.
 pub const CHECK_LINE: &str = "exercise-check:";
 
@@ -160,6 +164,11 @@ pub fn judge(spec: &Spec, check: &Check, nonce: u32, boot: &Boot) -> Verdict {
             None => fail("lockdep-off", "/proc/lockdep_stats has no debug_locks line".into()),
         }
     }
+    let prefix = format!("{}: ", spec.module);
+    let printed = boot.console.lines().filter(|l| l.contains(&prefix) && !l.contains(CHECK_LINE)).count();
+    if printed > FLOOD_LINES {
+        fail("flood", format!("the module printed {printed} lines: more than {FLOOD_LINES} is a flood"));
+    }
     if let Some(mask) = marks.tainted {
         if mask & !TAINT_OOT_MODULE != 0 {
             fail("taint", format!("the kernel is tainted {mask:#x}, beyond the out-of-tree flag"));
@@ -275,6 +284,10 @@ mod tests {
         assert_eq!(kinds(judged(&s, &other_nonce, &ok, End::Seen)), ["check-line"]);
         let faked = format!("{GOOD}{}", GOOD.replace("counter=9", "counter=1"));
         assert_eq!(kinds(judged(&s, &faked, &ok, End::Seen)), ["check-line", "counter"]);
+        let flood = format!("{}{GOOD}", "[ 1.0] ex09: expiry 1\n".repeat(FLOOD_LINES + 1));
+        assert_eq!(kinds(judged(&s, &flood, &ok, End::Seen)), ["flood"]);
+        let chatty = format!("{}{GOOD}", "[ 1.0] ex09: expiry 1\n".repeat(FLOOD_LINES));
+        assert!(judged(&s, &chatty, &ok, End::Seen).passed());
         let stuck = ok.replace("step 3: exit=0", "step 3: exit=1");
         assert_eq!(kinds(judged(&s, GOOD, &stuck, End::Seen)), ["rmmod"]);
         let report = format!("WARNING: a.c:1 at f+0x1/0x2, CPU#0: x/1\n---[ end trace 0 ]---\n{GOOD}");

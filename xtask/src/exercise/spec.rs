@@ -31,6 +31,7 @@ pub const FAILURE_KINDS: &[&str] = &[
     "hang",
     "panic",
     "check-line",
+    "flood",
 ];
 
 /// One exercise, as `exercise.toml` describes it.
