@@ -295,6 +295,22 @@ mod tests {
         }
     }
 
+    /// As rustlings' `dev check`: an empty hint, or one for a failure no check can report, is
+    /// refused, and so is a wrong solution the source does not define.
+    #[test]
+    fn a_spec_that_cannot_help_is_refused() {
+        let mut exercise = load_all(&root()).unwrap().remove(0);
+        assert_eq!(validate(&exercise), Ok(()));
+        exercise.spec.hints[0].when = "countr".into();
+        assert!(validate(&exercise).unwrap_err().contains("neither a failure kind"));
+        exercise.spec.hints[0].when = "counter".into();
+        exercise.spec.hints[0].text = " ".into();
+        assert!(validate(&exercise).unwrap_err().contains("is empty"));
+        exercise.spec.hints[0].text = "x".into();
+        exercise.spec.wrongs[0].name = "no-such-variant".into();
+        assert!(validate(&exercise).unwrap_err().contains("has no section"));
+    }
+
     #[test]
     fn exercises_are_found_by_number_or_name() {
         let exercises = load_all(&root()).unwrap();
