@@ -26,6 +26,7 @@ mod results;
 // The commands, and what the booting ones share.
 mod bench;
 mod demo;
+mod exercise;
 mod flowchart;
 mod harness;
 mod labs;
@@ -194,6 +195,14 @@ enum Commands {
         #[command(flatten)]
         kernel: KernelArgs,
     },
+    /// Exercises a learner solves: list them and where each stands, or start, check or open
+    /// one in the lab VM (see exercises/README.md).
+    Exercise {
+        #[command(subcommand)]
+        action: Option<ExerciseAction>,
+        #[command(flatten)]
+        kernel: KernelArgs,
+    },
     /// Print the kernel reports in a console log, one per line.
     Triage {
         /// The console log (with --score, a directory of them).
@@ -207,6 +216,44 @@ enum Commands {
         /// 95% found, 95% same family or 50% same title.
         #[arg(long, conflicts_with = "json")]
         score: bool,
+    },
+}
+
+/// What `cargo xtask exercise` does; without one, it lists the exercises.
+#[derive(Subcommand)]
+enum ExerciseAction {
+    /// Write exercise N's starter to exercises/NN-.../mine.rs, where you edit it.
+    Start {
+        /// The exercise's number or directory name.
+        exercise: String,
+        /// Overwrite mine.rs even if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build your mine.rs and judge it, check by check, from what the kernel does.
+    Check {
+        exercise: String,
+        /// Check this file instead of mine.rs.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Print KTAP instead of the explanation.
+        #[arg(long)]
+        ktap: bool,
+        /// Also write the results as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Every exercise's solution and starter through the kernel's CLIPPY=1 build (teachers).
+    Lint,
+    /// Boot the lab VM with your module in it as /irqlock.ko; `exit` powers off.
+    Shell {
+        exercise: String,
+        /// The reference solution's module instead of yours.
+        #[arg(long)]
+        solution: bool,
     },
 }
 
@@ -276,6 +323,21 @@ fn run(cli: Cli) -> Result<i32> {
         Commands::Bench { jobs, kernel } => {
             let jobs = jobs.unwrap_or_else(default_jobs);
             return bench::bench(settings, &kernel.choice(), jobs);
+        }
+        Commands::Exercise { action, kernel } => {
+            return match action {
+                None => exercise::list(),
+                Some(ExerciseAction::Start { exercise: which, force }) => exercise::start(&which, force),
+                Some(ExerciseAction::Check { exercise: which, file, ktap, json, junit }) => exercise::check(
+                    settings,
+                    &kernel.choice(),
+                    &exercise::CheckOptions { which, file, json, junit, ktap },
+                ),
+                Some(ExerciseAction::Lint) => exercise::lint(settings, &kernel.choice()),
+                Some(ExerciseAction::Shell { exercise: which, solution }) => {
+                    exercise::shell(settings, &kernel.choice(), &which, solution)
+                }
+            };
         }
         Commands::Triage { file, score: true, .. } => return triage::score::command(&file),
         Commands::Triage { file, json, .. } => return triage::command(&file, json),

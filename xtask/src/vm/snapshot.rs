@@ -41,9 +41,16 @@ pub struct Snapshot {
 /// The snapshot of `vm`'s machine (its kernel, CPUs, memory, devices and command line) with
 /// `module` in its initramfs; made first if the cache has none.
 pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
+    ensure_in(&cache_dir().join("snapshots"), KEEP, vm, busybox, module)
+}
+
+/// As [`ensure`], with the snapshots kept under `root`, the newest `keep` of them: the
+/// exercises' modules, one per learner's build, keep their own so as not to push out
+/// irqlock's.
+pub fn ensure_in(root: &Path, keep: usize, vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
     let initrd_bytes = initramfs::archive(busybox, module, &waiting_init_script())?;
     let key = key(vm, &initrd_bytes);
-    let root = cache_dir().join("snapshots");
+    let root = root.to_path_buf();
     let dir = root.join(&key);
     let snapshot = Snapshot { file: dir.join("guest.snap"), initrd: dir.join("initramfs.cpio") };
     if snapshot.file.exists() {
@@ -68,7 +75,7 @@ pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
         save(vm, &snapshot, &dir)?;
     }
     eprintln!("snapshot: saved in {:.1}s", started.elapsed().as_secs_f64());
-    prune(&root);
+    prune(&root, keep);
     Ok(snapshot)
 }
 
@@ -162,8 +169,8 @@ fn save(vm: &Vm, snapshot: &Snapshot, dir: &Path) -> Result<()> {
         .context(|| format!("could not move the snapshot to {}", snapshot.file.display()))
 }
 
-/// Keeps the newest [`KEEP`] snapshots.
-fn prune(root: &Path) {
+/// Keeps the newest `keep` snapshots.
+fn prune(root: &Path, keep: usize) {
     let Ok(entries) = fs::read_dir(root) else { return };
     let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
@@ -171,7 +178,7 @@ fn prune(root: &Path) {
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
-    for (_, dir) in dirs.into_iter().skip(KEEP) {
+    for (_, dir) in dirs.into_iter().skip(keep) {
         let _ = fs::remove_dir_all(&dir);
         let _ = fs::remove_file(dir.with_extension("lock"));
     }
