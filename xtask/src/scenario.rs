@@ -24,7 +24,8 @@ pub enum Outcome {
     /// The kernel panicked (QEMU exited before the init script's end) after `reports`.
     Panic,
     /// The guest stopped making progress and the kernel said nothing that ended it: the
-    /// harness saw it stuck (silent, every CPU in the same place twice) or reached the timeout.
+    /// harness saw it stuck (silent, every CPU in the same place twice, not all idle) or reached
+    /// the timeout.
     Hang,
     /// The kernel printed a report it does not come back from (a point of no return:
     /// `scheduling while atomic`, an oops; [`crate::triage::is_point_of_no_return`]). That

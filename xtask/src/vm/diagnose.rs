@@ -60,14 +60,17 @@ impl Vm {
     }
 
     /// Whether a silent guest is stuck: every CPU in the same function (outside the kernel
-    /// image, the same 4 KiB page) in two looks 300 ms apart. A stuck guest is recorded as at a
-    /// timeout.
+    /// image, the same 4 KiB page) in two looks 300 ms apart, and not every one of them idle.
+    /// A stuck guest is recorded as at a timeout.
     pub(super) fn is_stuck(&self, monitor: &mut Monitor, console: &Path) -> bool {
         let Some((_, first)) = self.cpu_places(monitor) else { return false };
         std::thread::sleep(Duration::from_millis(300));
         let Some((registers, second)) = self.cpu_places(monitor) else { return false };
-        let stuck =
-            !first.is_empty() && first.iter().map(|p| place_key(p)).eq(second.iter().map(|p| place_key(p)));
+        let same = first.iter().map(|p| place_key(p)).eq(second.iter().map(|p| place_key(p)));
+        // Every CPU in the idle loop is a guest waiting for a timer or a sleep to end (a
+        // module's init that waits for interrupts that never come): the timeout judges it.
+        let all_idle = second.iter().all(|p| IDLE.contains(&place_key(p).as_str()));
+        let stuck = !first.is_empty() && same && !all_idle;
         if stuck {
             write_hang(console, &registers, &second, "silent, each CPU in the same place twice");
         }
@@ -93,6 +96,11 @@ fn write_hang(console: &Path, registers: &str, places: &[String], when: &str) {
         places.iter().enumerate().map(|(cpu, at)| format!("CPU{cpu} at {at}")).collect();
     eprintln!("qemu: stopped a hung guest ({when}); {}; registers in {}", places.join(", "), file.display());
 }
+
+/// Where an idle x86 CPU waits for its next interrupt (`arch/x86/kernel/process.c`, the
+/// `HLT` of `default_idle` and the paravirtual halts; `kernel/sched/idle.c`'s polling loop).
+const IDLE: &[&str] =
+    &["default_idle", "native_safe_halt", "pv_native_safe_halt", "cpu_idle_poll", "arch_cpu_idle"];
 
 /// What stays the same while a CPU is stuck in one place: the function, without the offset;
 /// outside the kernel image, the 4 KiB page.
