@@ -167,14 +167,15 @@ enum Commands {
     },
     /// Boot every scenario under tests/scenarios/ and check the kernel's reports (KTAP).
     Test {
-        /// Only the scenarios whose name contains this.
+        /// Only the scenarios (and exercises, `exercises/NN-name`) whose name contains this.
         #[arg(long)]
         filter: Option<String>,
         /// VMs to run at once (default: the number of CPUs).
         #[arg(long)]
         jobs: Option<usize>,
-        /// Run the whole matrix N times and count, per test, which verdicts it gave; any
-        /// test whose verdict changed between runs fails the whole command.
+        /// Run the whole matrix N times and count, per test, which verdicts it gave and how
+        /// each scenario ended; any test whose verdict changed between runs fails the whole
+        /// command. Exercises take part when --filter names them (`--filter exercises/`).
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         repeat: u32,
         /// Also write the results as JSON to this file.

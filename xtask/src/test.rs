@@ -225,11 +225,28 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
         prepared.out.display()
     );
 
+    // Each exercise both ways: its starter fails, its solution and none of its wrong ones
+    // passes. Repeated, only when the filter names exercises: a repeated run of the whole
+    // matrix is the scenarios' and the lab blocks'.
+    let exercises = match &options.filter {
+        _ if repeat == 1 => true,
+        Some(filter) => crate::exercise::matching(Some(filter)) > 0,
+        None => false,
+    };
     let started = Instant::now();
     let mut runs = Vec::new();
     for n in 1..=repeat {
         let out = if repeat == 1 { prepared.out.clone() } else { prepared.out.join(format!("run-{n}")) };
-        let results = run_matrix(&prepared, &scenarios, &blocks, jobs, &out);
+        let mut results = run_matrix(&prepared, &scenarios, &blocks, jobs, &out);
+        if exercises {
+            let flavour = options.source.flavour;
+            results.extend(crate::exercise::test_results(
+                &prepared,
+                flavour,
+                options.filter.as_deref(),
+                &out,
+            ));
+        }
         if repeat > 1 {
             let (pass, fail, error) = results::counts(&results);
             eprintln!(
@@ -240,7 +257,7 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
         }
         runs.push(results);
     }
-    let (mut results, disagreements) = if repeat == 1 {
+    let (results, disagreements) = if repeat == 1 {
         (runs.pop().expect("one run"), 0)
     } else {
         let tally = Tally::new(&runs);
@@ -248,10 +265,6 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
         (tally.results, tally.disagreements)
     };
 
-    // Each exercise both ways: its starter fails, its solution and none of its wrong ones passes.
-    if repeat == 1 {
-        results.extend(crate::exercise::test_results(&prepared, flavour, options.filter.as_deref()));
-    }
     print!("{}", results::to_ktap(&results));
     if let Some(path) = &options.json {
         std::fs::write(path, results::to_json(&results))

@@ -612,8 +612,13 @@ pub fn lint(settings: &Settings, choice: &Choice) -> Result<i32> {
 /// `cargo xtask test`'s part: every exercise both ways on this kernel (its starter fails with
 /// the report it is about, its solution passes every check), and each wrong solution fails as
 /// its exercise says. `filter` keeps the exercises whose `exercises/<name>` contains it.
-pub fn test_results(prepared: &Prepared, flavour: Flavour, filter: Option<&str>) -> Vec<TestResult> {
-    let lab = Lab::from_prepared(prepared, flavour);
+pub fn test_results(
+    prepared: &Prepared,
+    flavour: Flavour,
+    filter: Option<&str>,
+    out: &Path,
+) -> Vec<TestResult> {
+    let lab = Lab { out: out.join("exercises"), ..Lab::from_prepared(prepared, flavour) };
     let exercises = match spec::load_all(&spec::root()) {
         Ok(e) => e,
         Err(e) => return vec![error_result("exercises", &e.message, &lab.out)],
