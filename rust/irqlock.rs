@@ -34,6 +34,7 @@
 mod config;
 mod context;
 mod edu;
+mod ffi;
 mod lesson;
 mod param;
 mod raw_spinlock;

@@ -39,10 +39,6 @@ use kernel::{
     },
 };
 
-extern "C" {
-    fn irqlock_flush_work(work: *mut kernel::bindings::work_struct);
-}
-
 /// The most CPUs that take interrupts at once (`cpus`).
 pub(crate) const MAX_LANES: usize = 2;
 
@@ -294,10 +290,10 @@ impl Lesson {
     /// can queue it again (the timer cancelled, the IRQ freed), before the module goes away.
     pub(crate) fn flush_work(&self) {
         // SAFETY: `raw_get` needs an aligned, non-dangling pointer: `self.work` is a field of
-        // this live `Lesson`. `irqlock_flush_work` (`rust/flush_work.c`) calls `flush_work()`
-        // on that initialised `work_struct`, which may sleep: every caller runs in process
-        // context at unload.
-        unsafe { irqlock_flush_work(Work::raw_get(&self.work)) };
+        // this live `Lesson`. `flush_work()` needs an initialised `work_struct`, which
+        // `Lesson::new` made it, and may sleep: every caller runs in process context at unload.
+        // Whether it waited for anything does not matter here.
+        unsafe { bindings::flush_work(Work::raw_get(&self.work)) };
     }
 
     /// Logs what happened after `what` (such as `done: `): interrupts, the counter, and what
