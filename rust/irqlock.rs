@@ -45,6 +45,7 @@ use config::{
     Config,
     HandlerMode,
     LockMode,
+    Params,
     Source, //
 };
 use context::{
@@ -52,7 +53,8 @@ use context::{
     NoPreempt, //
 };
 use kernel::{
-    driver, pci,
+    driver,
+    pci,
     prelude::*,
     sync::{
         atomic::ordering,
@@ -102,14 +104,23 @@ module! {
     },
 }
 
-/// The checked parameters of this load.
+/// The checked parameters of this load. A refusal is logged, naming the fix, and fails the load
+/// with `EINVAL`.
 pub(crate) fn config() -> Result<Config> {
-    Config::from_params(
-        module_parameters::count.value(),
-        module_parameters::period_us.value(),
-        module_parameters::defer_us.value(),
-        module_parameters::cpus.value(),
-    )
+    let params = Params {
+        lock: config::lock.get(),
+        source: config::source.get(),
+        handler: config::handler.get(),
+        irq: config::irq.given().then(|| config::irq.get()),
+        count: module_parameters::count.value(),
+        period_us: module_parameters::period_us.value(),
+        defer_us: module_parameters::defer_us.value(),
+        cpus: module_parameters::cpus.value(),
+    };
+    Config::from_params(params).map_err(|refusal| {
+        pr_err!("{}\n", refusal);
+        EINVAL
+    })
 }
 
 /// The longest process context busy-waits, preemption off, for the interrupts (`count` times
