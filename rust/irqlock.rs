@@ -74,8 +74,8 @@ use kernel::{
 use lesson::Lesson;
 use ticker::{
     TickerMode,
-    Tickers, //
-    TimerHandle,
+    Tickers,
+    TimerHandle, //
 };
 
 module! {
@@ -234,7 +234,7 @@ impl IrqLock {
 
         if config.count != 0 {
             lesson.wait_done();
-            lesson.report("done: ");
+            lesson.report_done();
         }
         Ok(Running::Timer { lesson, timers })
     }

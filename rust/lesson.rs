@@ -296,16 +296,19 @@ impl Lesson {
         unsafe { bindings::flush_work(Work::raw_get(&self.work)) };
     }
 
-    /// Logs what happened after `what` (such as `done: `): interrupts, the counter, and what
-    /// it should be.
-    pub(crate) fn report(&self, what: &str) {
-        if what == "done: " {
-            // The lines that `interrupt` kept back.
-            for lane in &self.lanes[1..self.config.cpus as usize] {
-                let context = Context::from_bits(lane.context.load(ordering::Relaxed));
-                pr_info!("handler: {}\n", context);
-            }
+    /// Logs the end of this load's interrupts: the handler lines that `interrupt` kept back,
+    /// then what [`Lesson::report`] logs, after `done: `.
+    pub(crate) fn report_done(&self) {
+        for lane in &self.lanes[1..self.config.cpus as usize] {
+            let context = Context::from_bits(lane.context.load(ordering::Relaxed));
+            pr_info!("handler: {}\n", context);
         }
+        self.report("done: ");
+    }
+
+    /// Logs what happened after `what` (such as `unloaded: irq freed, `): interrupts, the
+    /// counter, and what it should be.
+    pub(crate) fn report(&self, what: &str) {
         let increments = self.increments.load(ordering::Acquire);
         let lost = self.lost.load(ordering::Relaxed);
         pr_info!(
