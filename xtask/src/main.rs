@@ -16,6 +16,7 @@ mod initramfs;
 mod junit;
 mod kernel;
 mod ktap;
+mod kunit;
 mod labs;
 mod module;
 mod paths;
@@ -155,9 +156,10 @@ enum Commands {
         #[command(flatten)]
         kernel: KernelArgs,
     },
-    /// Boot every scenario under tests/scenarios/ and check the kernel's reports (KTAP).
+    /// Boot every scenario under tests/scenarios/ and check the kernel's reports, then run
+    /// the module's KUnit suites (KTAP).
     Test {
-        /// Only the scenarios whose name contains this.
+        /// Only the scenarios whose name contains this (and the KUnit suites if `kunit` does).
         #[arg(long)]
         filter: Option<String>,
         /// VMs to run at once (default: the number of CPUs).

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `cargo xtask test`: every scenario, one fresh boot each, and the lab blocks against those
-//! boots; repeated on request, with the verdicts counted.
+//! boots, then the module's KUnit suites in a boot of their own; repeated on request, with the
+//! verdicts counted.
 
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE};
 use crate::harness::{boot_scenario, prepare, Prepared};
@@ -188,9 +189,11 @@ pub fn test(options: &TestOptions) -> Result<i32> {
         .iter()
         .filter_map(|s| s.for_kernel(flavour))
         .collect();
+    // The module's KUnit suites run in one boot of their own, unless a filter leaves them out.
+    let kunit = options.filter.as_deref().is_none_or(|f| "kunit".contains(f));
     if let Some(filter) = &options.filter {
         scenarios.retain(|s| s.name.contains(filter.as_str()));
-        if scenarios.is_empty() {
+        if scenarios.is_empty() && !kunit {
             return Err(Error::unavailable(format!(
                 "no scenario under tests/scenarios/ for the {} kernel matches --filter {filter}",
                 flavour.name()
@@ -223,7 +226,10 @@ pub fn test(options: &TestOptions) -> Result<i32> {
     let mut runs = Vec::new();
     for n in 1..=repeat {
         let out = if repeat == 1 { prepared.out.clone() } else { prepared.out.join(format!("run-{n}")) };
-        let results = run_matrix(&prepared, &scenarios, &blocks, jobs, &out);
+        let mut results = run_matrix(&prepared, &scenarios, &blocks, jobs, &out);
+        if kunit {
+            results.extend(crate::kunit::run(&prepared, &out));
+        }
         if repeat > 1 {
             let (pass, fail, error) = results::counts(&results);
             eprintln!(
