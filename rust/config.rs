@@ -417,7 +417,11 @@ mod tests {
     #[test]
     fn held_mutex_outside_the_hard_handler() {
         for (lock, source, handler) in [
-            (LockMode::MutexContended, Source::Hrtimer, HandlerMode::Workqueue),
+            (
+                LockMode::MutexContended,
+                Source::Hrtimer,
+                HandlerMode::Workqueue,
+            ),
             (LockMode::MutexTrylock, Source::Edu, HandlerMode::Threaded),
         ] {
             let params = Params {

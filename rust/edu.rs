@@ -12,7 +12,7 @@ use crate::{
         IrqKind, //
     },
     lesson::Lesson,
-    param::Choice,
+    param::Choice, //
 };
 use kernel::{
     device::Core,
@@ -36,7 +36,7 @@ use kernel::{
     time::{
         delay::fsleep,
         Delta, //
-    },
+    }, //
 };
 
 const EDU_VENDOR: u16 = 0x1234;

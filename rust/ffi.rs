@@ -6,7 +6,7 @@
 
 use kernel::{
     bindings,
-    prelude::*,
+    prelude::*, //
 };
 
 // SAFETY: Each declaration matches its C definition, and the prototype that precedes it, in

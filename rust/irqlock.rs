@@ -69,7 +69,7 @@ use kernel::{
         },
         Delta,
         Monotonic, //
-    },
+    }, //
 };
 use lesson::Lesson;
 use ticker::{

@@ -10,7 +10,7 @@ use crate::{
         LockMode, //
     },
     context::Context,
-    shared::Shared,
+    shared::Shared, //
 };
 use kernel::{
     bindings,
@@ -36,7 +36,7 @@ use kernel::{
         new_work,
         Work,
         WorkItem, //
-    },
+    }, //
 };
 
 /// The most CPUs that take interrupts at once (`cpus`).

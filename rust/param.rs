@@ -15,7 +15,7 @@ use kernel::{
     sync::atomic::{
         ordering,
         Atomic, //
-    },
+    }, //
 };
 
 /// A type whose values are chosen by name on the `insmod` command line.

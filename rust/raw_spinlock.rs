@@ -21,7 +21,7 @@ use kernel::{
     sync::lock::{
         Backend,
         Lock, //
-    },
+    }, //
 };
 
 /// A raw spinlock; see the module documentation.

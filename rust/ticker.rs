@@ -20,7 +20,7 @@ use crate::{
     lesson::{
         Lesson,
         MAX_LANES, //
-    },
+    }, //
 };
 use core::marker::PhantomData;
 use kernel::{
@@ -47,7 +47,7 @@ use kernel::{
         },
         Delta,
         Monotonic, //
-    },
+    }, //
 };
 
 /// A running timer of any mode; dropping it cancels the timer.
