@@ -292,11 +292,17 @@ impl Tally {
         let mut results = Vec::new();
         let mut counts = Vec::new();
         let mut disagreements = 0;
-        for (i, first) in runs[0].iter().enumerate() {
+        for first in &runs[0] {
+            // Each run's result of this test, by name: the KUnit cases of a run whose KUnit boot
+            // failed are missing from it.
+            let missing =
+                TestResult { status: Status::Error, error: Some("not in this run".into()), ..first.clone() };
+            let of =
+                |run: &[TestResult]| run.iter().find(|r| r.name == first.name).unwrap_or(&missing).clone();
+            let these: Vec<TestResult> = runs.iter().map(|run| of(run)).collect();
             let mut verdicts: Verdicts = Vec::new();
             let mut failures = Vec::new();
-            for (n, run) in runs.iter().enumerate() {
-                let r = &run[i];
+            for (n, r) in these.iter().enumerate() {
                 let verdict = match r.status {
                     Status::Pass => "pass".to_string(),
                     Status::Fail => format!("fail: {}", r.failures.first().map(String::as_str).unwrap_or("")),
@@ -316,7 +322,7 @@ impl Tally {
             if verdicts.len() > 1 {
                 disagreements += 1;
             }
-            let statuses: Vec<Status> = runs.iter().map(|run| run[i].status).collect();
+            let statuses: Vec<Status> = these.iter().map(|r| r.status).collect();
             let status = if statuses.iter().all(|s| *s == Status::Pass) {
                 Status::Pass
             } else if statuses.contains(&Status::Fail) {
@@ -324,7 +330,7 @@ impl Tally {
             } else {
                 Status::Error
             };
-            let seconds = runs.iter().map(|run| run[i].seconds).sum::<f64>() / runs.len() as f64;
+            let seconds = these.iter().map(|r| r.seconds).sum::<f64>() / runs.len() as f64;
             let mut summary: Vec<String> =
                 verdicts.iter().map(|(v, at)| format!("{} of {} runs: {v}", at.len(), runs.len())).collect();
             summary.extend(failures);
@@ -389,6 +395,22 @@ mod tests {
         write_durations(&file, &[TestResult { seconds: 0.7, ..result("a", Status::Pass, "") }]);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "a 0.70\nb 4.50\nc 13.10\nother 9.00\n");
         let _ = std::fs::remove_file(&file);
+    }
+
+    /// A test that one run lacks (a KUnit case, when that run's KUnit boot failed) counts as
+    /// not run there, and the runs do not line up by position.
+    #[test]
+    fn a_test_missing_from_a_run_is_an_error_there() {
+        let runs = vec![
+            vec![result("a", Status::Pass, ""), result("irqlock_config.x", Status::Pass, "")],
+            vec![result("a", Status::Pass, ""), result("kunit (could not run)", Status::Error, "")],
+        ];
+        let tally = Tally::new(&runs);
+        assert_eq!(tally.results.len(), 2);
+        assert_eq!(tally.results[0].status, Status::Pass);
+        assert_eq!(tally.results[1].status, Status::Error);
+        assert_eq!(tally.disagreements, 1);
+        assert!(tally.results[1].failures.contains(&"run 2: error: not in this run".to_string()));
     }
 
     #[test]
