@@ -2,10 +2,7 @@
 
 //! What the module parameters ask for, checked as a whole before anything starts.
 
-use crate::param::{
-    choice_param,
-    Choice, //
-};
+use crate::param::Choice;
 use kernel::prelude::*;
 
 /// Declares a fieldless enum whose values users choose by name, in declaration order.
@@ -88,22 +85,34 @@ choice_enum!(
     }
 );
 
-choice_param!(
-    lock: LockMode = LockMode::SpinlockIrqsave,
-    "How the handler takes the shared lock: spinlock_irqsave (default), mutex, spinlock, mutex_contended, mutex_trylock, raw_spinlock_irqsave"
-);
-choice_param!(
-    source: Source = Source::Hrtimer,
-    "Interrupt source: hrtimer (default), hrtimer_hard, hrtimer_soft, or edu (QEMU -device edu)"
-);
-choice_param!(
-    handler: HandlerMode = HandlerMode::Hard,
-    "Where the lock is taken: hard (default), threaded (edu), workqueue"
-);
-choice_param!(
-    irq: IrqKind = IrqKind::Intx,
-    "Interrupt kind of the edu device: intx (default) or msi"
-);
+/// The named parameters as `insmod` sets them, in a module of their own: their statics take the
+/// names `lock`, `source`, `handler` and `irq`, which patterns elsewhere use.
+pub(crate) mod named {
+    use super::{
+        HandlerMode,
+        IrqKind,
+        LockMode,
+        Source, //
+    };
+    use crate::param::choice_param;
+
+    choice_param!(
+        lock: LockMode = LockMode::SpinlockIrqsave,
+        "How the handler takes the shared lock: spinlock_irqsave (default), mutex, spinlock, mutex_contended, mutex_trylock, raw_spinlock_irqsave"
+    );
+    choice_param!(
+        source: Source = Source::Hrtimer,
+        "Interrupt source: hrtimer (default), hrtimer_hard, hrtimer_soft, or edu (QEMU -device edu)"
+    );
+    choice_param!(
+        handler: HandlerMode = HandlerMode::Hard,
+        "Where the lock is taken: hard (default), threaded (edu), workqueue"
+    );
+    choice_param!(
+        irq: IrqKind = IrqKind::Intx,
+        "Interrupt kind of the edu device: intx (default) or msi"
+    );
+}
 
 /// Accepted range of `period_us`: faster than 10 us starves an emulated CPU.
 const PERIOD_US_RANGE: core::ops::RangeInclusive<u32> = 10..=1_000_000;
@@ -259,8 +268,8 @@ impl Config {
         if defer_us != 0 && handler == HandlerMode::Hard {
             return Err(Refusal::DeferInHardHandler);
         }
-        if let Some(irq) = irq.filter(|_| source.is_timer()) {
-            return Err(Refusal::IrqWithoutEdu(irq));
+        if let Some(kind) = irq.filter(|_| source.is_timer()) {
+            return Err(Refusal::IrqWithoutEdu(kind));
         }
         if handler == HandlerMode::Threaded && source.is_timer() {
             return Err(Refusal::ThreadedWithoutEdu);

@@ -4,6 +4,9 @@
 //! that neither the kernel crate nor its bindings offer it: the execution context and
 //! preemption control (`rust/irq_context.c`), and raw spinlocks (`rust/raw_spinlock.c`).
 
+// Clippy takes an `unsafe extern` block for one that needs no proof; it needs the one below.
+#![expect(clippy::unnecessary_safety_comment)]
+
 use kernel::{
     bindings,
     prelude::*, //

@@ -108,10 +108,10 @@ module! {
 /// with `EINVAL`.
 pub(crate) fn config() -> Result<Config> {
     let params = Params {
-        lock: config::lock.get(),
-        source: config::source.get(),
-        handler: config::handler.get(),
-        irq: config::irq.given().then(|| config::irq.get()),
+        lock: config::named::lock.get(),
+        source: config::named::source.get(),
+        handler: config::named::handler.get(),
+        irq: config::named::irq.given().then(|| config::named::irq.get()),
         count: module_parameters::count.value(),
         period_us: module_parameters::period_us.value(),
         defer_us: module_parameters::defer_us.value(),
