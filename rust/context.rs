@@ -3,32 +3,34 @@
 //! Evidence of the context code runs in, as the kernel itself sees it, and a way to stay on
 //! one CPU.
 
+use crate::ffi::{
+    irqlock_in_hardirq,
+    irqlock_in_serving_softirq,
+    irqlock_irqs_disabled,
+    irqlock_preempt_count,
+    irqlock_preempt_disable,
+    irqlock_preempt_enable, //
+};
 use core::marker::PhantomData;
-use kernel::prelude::*;
-
-extern "C" {
-    fn irqlock_in_hardirq() -> c_int;
-    fn irqlock_in_serving_softirq() -> c_int;
-    fn irqlock_irqs_disabled() -> c_int;
-    fn irqlock_preempt_count() -> c_uint;
-    fn irqlock_cpu() -> c_uint;
-    fn irqlock_preempt_disable();
-    fn irqlock_preempt_enable();
-    fn irqlock_preempt_model() -> *const c_char;
-}
+use kernel::cpu::CpuId;
 
 /// Whether the kernel is PREEMPT_RT, where interrupt handlers and timers that are not `HARD` run
 /// in threads.
 pub(crate) fn preempt_rt() -> bool {
-    preempt_model() == "PREEMPT_RT"
+    cfg!(CONFIG_PREEMPT_RT)
 }
 
-/// The kernel's preemption model, such as `PREEMPT` or `PREEMPT_RT`.
+/// The kernel's preemption model, such as `PREEMPT` or `PREEMPT_RT`, as its config names it.
 pub(crate) fn preempt_model() -> &'static str {
-    // SAFETY: `irqlock_preempt_model` returns a pointer to a static, NUL-terminated string
-    // literal, which lives as long as the module.
-    let model = unsafe { CStr::from_char_ptr(irqlock_preempt_model()) };
-    model.to_str().unwrap_or("unknown")
+    if cfg!(CONFIG_PREEMPT_RT) {
+        "PREEMPT_RT"
+    } else if cfg!(CONFIG_PREEMPT) {
+        "PREEMPT"
+    } else if cfg!(CONFIG_PREEMPT_VOLUNTARY) {
+        "PREEMPT_VOLUNTARY"
+    } else {
+        "PREEMPT_NONE"
+    }
 }
 
 /// Preemption off, and so migration too, until dropped: the task keeps its CPU and nothing
@@ -68,17 +70,12 @@ pub(crate) struct Context {
 impl Context {
     /// Reads the context of the caller.
     pub(crate) fn current() -> Self {
-        // SAFETY: These functions, declared above as `rust/irq_context.c` defines them, only
-        // read the current CPU's preempt count and interrupt flag and its number; they are safe
-        // to call from any context.
-        unsafe {
-            Self {
-                in_hardirq: irqlock_in_hardirq() != 0,
-                in_serving_softirq: irqlock_in_serving_softirq() != 0,
-                irqs_disabled: irqlock_irqs_disabled() != 0,
-                preempt_count: irqlock_preempt_count(),
-                cpu: irqlock_cpu(),
-            }
+        Self {
+            in_hardirq: irqlock_in_hardirq() != 0,
+            in_serving_softirq: irqlock_in_serving_softirq() != 0,
+            irqs_disabled: irqlock_irqs_disabled() != 0,
+            preempt_count: irqlock_preempt_count(),
+            cpu: CpuId::current().as_u32(),
         }
     }
 

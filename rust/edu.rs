@@ -12,7 +12,7 @@ use crate::{
         IrqKind, //
     },
     lesson::Lesson,
-    param::Choice,
+    param::Choice, //
 };
 use kernel::{
     device::Core,
@@ -36,7 +36,7 @@ use kernel::{
     time::{
         delay::fsleep,
         Delta, //
-    },
+    }, //
 };
 
 const EDU_VENDOR: u16 = 0x1234;
@@ -91,9 +91,7 @@ impl EduIrq<'_> {
         self.bar.write32(status, REG_IRQ_ACK);
         true
     }
-}
 
-impl EduIrq<'_> {
     /// The hard-IRQ part for both kinds of handler; false if the interrupt was not ours.
     fn take(&self) -> bool {
         if !self.acknowledge() {
@@ -275,7 +273,7 @@ impl EduDriver {
         );
         let irq = Self::register(pdev, number, &lesson)?;
         Self::raise(pdev, &irq, &lesson)?;
-        lesson.report("done: ");
+        lesson.report_done();
         // INVARIANT: `irq` is `Some`.
         Ok(EduData {
             irq: Some(irq),

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The execution context as the kernel itself sees it, and preemption control.
- * These are macros and inline functions in C, so the kernel crate has no
- * bindings for them; the handler calls these to log evidence of where it runs,
- * and process context disables preemption so that the timer's interrupts
- * always interrupt it.
+ * The execution context as the kernel itself sees it, preemption control, and
+ * another online CPU. These are macros and inline functions in C, so the kernel
+ * crate has no bindings for them; the handler calls these to log evidence of
+ * where it runs, and process context disables preemption so that the timer's
+ * interrupts always interrupt it. Their Rust declarations are in rust/ffi.rs.
  */
 
 #include <linux/cpumask.h>
 #include <linux/irqflags.h>
-#include <linux/kconfig.h>
 #include <linux/preempt.h>
 #include <linux/sched.h>
 #include <linux/smp.h>
@@ -18,11 +17,9 @@ int irqlock_in_hardirq(void);
 int irqlock_in_serving_softirq(void);
 int irqlock_irqs_disabled(void);
 unsigned int irqlock_preempt_count(void);
-unsigned int irqlock_cpu(void);
 void irqlock_preempt_disable(void);
 void irqlock_preempt_enable(void);
 int irqlock_other_cpu(void);
-const char *irqlock_preempt_model(void);
 
 int irqlock_in_hardirq(void)
 {
@@ -44,11 +41,6 @@ unsigned int irqlock_preempt_count(void)
 	return preempt_count();
 }
 
-unsigned int irqlock_cpu(void)
-{
-	return raw_smp_processor_id();
-}
-
 void irqlock_preempt_disable(void)
 {
 	preempt_disable();
@@ -65,16 +57,4 @@ int irqlock_other_cpu(void)
 	unsigned int cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
 
 	return cpu < nr_cpu_ids ? (int)cpu : -1;
-}
-
-/* The preemption model this module was built for, as the kernel's config names it. */
-const char *irqlock_preempt_model(void)
-{
-	if (IS_ENABLED(CONFIG_PREEMPT_RT))
-		return "PREEMPT_RT";
-	if (IS_ENABLED(CONFIG_PREEMPT))
-		return "PREEMPT";
-	if (IS_ENABLED(CONFIG_PREEMPT_VOLUNTARY))
-		return "PREEMPT_VOLUNTARY";
-	return "PREEMPT_NONE";
 }

@@ -34,6 +34,7 @@
 mod config;
 mod context;
 mod edu;
+mod ffi;
 mod lesson;
 mod param;
 mod raw_spinlock;
@@ -44,6 +45,7 @@ use config::{
     Config,
     HandlerMode,
     LockMode,
+    Params,
     Source, //
 };
 use context::{
@@ -51,7 +53,8 @@ use context::{
     NoPreempt, //
 };
 use kernel::{
-    driver, pci,
+    driver,
+    pci,
     prelude::*,
     sync::{
         atomic::ordering,
@@ -66,13 +69,13 @@ use kernel::{
         },
         Delta,
         Monotonic, //
-    },
+    }, //
 };
 use lesson::Lesson;
 use ticker::{
     TickerMode,
-    Tickers, //
-    TimerHandle,
+    Tickers,
+    TimerHandle, //
 };
 
 module! {
@@ -101,14 +104,23 @@ module! {
     },
 }
 
-/// The checked parameters of this load.
+/// The checked parameters of this load. A refusal is logged, naming the fix, and fails the load
+/// with `EINVAL`.
 pub(crate) fn config() -> Result<Config> {
-    Config::from_params(
-        module_parameters::count.value(),
-        module_parameters::period_us.value(),
-        module_parameters::defer_us.value(),
-        module_parameters::cpus.value(),
-    )
+    let params = Params {
+        lock: config::named::lock.get(),
+        source: config::named::source.get(),
+        handler: config::named::handler.get(),
+        irq: config::named::irq.given().then(|| config::named::irq.get()),
+        count: module_parameters::count.value(),
+        period_us: module_parameters::period_us.value(),
+        defer_us: module_parameters::defer_us.value(),
+        cpus: module_parameters::cpus.value(),
+    };
+    Config::from_params(params).map_err(|refusal| {
+        pr_err!("{}\n", refusal);
+        EINVAL
+    })
 }
 
 /// The longest process context busy-waits, preemption off, for the interrupts (`count` times
@@ -222,7 +234,7 @@ impl IrqLock {
 
         if config.count != 0 {
             lesson.wait_done();
-            lesson.report("done: ");
+            lesson.report_done();
         }
         Ok(Running::Timer { lesson, timers })
     }

@@ -10,7 +10,7 @@ use crate::{
         LockMode, //
     },
     context::Context,
-    shared::Shared,
+    shared::Shared, //
 };
 use kernel::{
     bindings,
@@ -36,12 +36,8 @@ use kernel::{
         new_work,
         Work,
         WorkItem, //
-    },
+    }, //
 };
-
-extern "C" {
-    fn irqlock_flush_work(work: *mut kernel::bindings::work_struct);
-}
 
 /// The most CPUs that take interrupts at once (`cpus`).
 pub(crate) const MAX_LANES: usize = 2;
@@ -294,22 +290,25 @@ impl Lesson {
     /// can queue it again (the timer cancelled, the IRQ freed), before the module goes away.
     pub(crate) fn flush_work(&self) {
         // SAFETY: `raw_get` needs an aligned, non-dangling pointer: `self.work` is a field of
-        // this live `Lesson`. `irqlock_flush_work` (`rust/flush_work.c`) calls `flush_work()`
-        // on that initialised `work_struct`, which may sleep: every caller runs in process
-        // context at unload.
-        unsafe { irqlock_flush_work(Work::raw_get(&self.work)) };
+        // this live `Lesson`. `flush_work()` needs an initialised `work_struct`, which
+        // `Lesson::new` made it, and may sleep: every caller runs in process context at unload.
+        // Whether it waited for anything does not matter here.
+        unsafe { bindings::flush_work(Work::raw_get(&self.work)) };
     }
 
-    /// Logs what happened after `what` (such as `done: `): interrupts, the counter, and what
-    /// it should be.
-    pub(crate) fn report(&self, what: &str) {
-        if what == "done: " {
-            // The lines that `interrupt` kept back.
-            for lane in &self.lanes[1..self.config.cpus as usize] {
-                let context = Context::from_bits(lane.context.load(ordering::Relaxed));
-                pr_info!("handler: {}\n", context);
-            }
+    /// Logs the end of this load's interrupts: the handler lines that `interrupt` kept back,
+    /// then what [`Lesson::report`] logs, after `done: `.
+    pub(crate) fn report_done(&self) {
+        for lane in &self.lanes[1..self.config.cpus as usize] {
+            let context = Context::from_bits(lane.context.load(ordering::Relaxed));
+            pr_info!("handler: {}\n", context);
         }
+        self.report("done: ");
+    }
+
+    /// Logs what happened after `what` (such as `unloaded: irq freed, `): interrupts, the
+    /// counter, and what it should be.
+    pub(crate) fn report(&self, what: &str) {
         let increments = self.increments.load(ordering::Acquire);
         let lost = self.lost.load(ordering::Relaxed);
         pr_info!(

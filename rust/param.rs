@@ -15,7 +15,7 @@ use kernel::{
     sync::atomic::{
         ordering,
         Atomic, //
-    },
+    }, //
 };
 
 /// A type whose values are chosen by name on the `insmod` command line.
@@ -110,22 +110,15 @@ impl<T: Choice> kernel::fmt::Display for Names<T> {
 /// # Safety
 ///
 /// Must only be called by the kernel's parameter code for a `kernel_param` made by
-/// [`choice_param!`]: `val` is null or a NUL-terminated string valid for the call, and `kp`
+/// [`choice_param!`]: `val` is a NUL-terminated string valid for the call (never null, as the
+/// ops lack `KERNEL_PARAM_OPS_FL_NOARG`: the kernel refuses a bare `lock` itself), and `kp`
 /// points to a valid `kernel_param` whose `arg` is the address of a `static ChoiceParam<T>`.
 pub(crate) unsafe extern "C" fn set_choice<T: Choice>(
     val: *const c_char,
     kp: *const bindings::kernel_param,
 ) -> c_int {
-    if val.is_null() {
-        pr_err!(
-            "{} needs a value; accepted: {}\n",
-            T::PARAM,
-            Names::<T>(PhantomData)
-        );
-        return EINVAL.to_errno();
-    }
-    // SAFETY: `val` is non-null, and by the function's safety requirements it is a
-    // NUL-terminated string valid for the duration of this call.
+    // SAFETY: By the function's safety requirements `val` is a non-null, NUL-terminated string
+    // valid for the duration of this call.
     let name = unsafe { CStr::from_char_ptr(val) };
     // SAFETY: By the function's safety requirements `kp` is valid for reads and `arg` is the
     // address of a `static ChoiceParam<T>`, which lives for the whole life of the module.
@@ -176,13 +169,14 @@ pub(crate) const fn modinfo<const N: usize>(entry: &str) -> [u8; N] {
 /// in the module's `__param` section (readable in sysfs, mode 0444) and in `modinfo`.
 macro_rules! choice_param {
     ($name:ident: $ty:ty = $default:expr, $desc:literal) => {
-        #[allow(non_upper_case_globals)]
+        #[expect(non_upper_case_globals)]
         pub(crate) static $name: $crate::param::ChoiceParam<$ty> =
             $crate::param::ChoiceParam::new($default as i32);
 
         const _: () = {
             static OPS: ::kernel::bindings::kernel_param_ops =
                 ::kernel::bindings::kernel_param_ops {
+                    // Not `KERNEL_PARAM_OPS_FL_NOARG`: `set_choice` always receives a value.
                     flags: 0,
                     set: Some($crate::param::set_choice::<$ty>),
                     get: Some($crate::param::get_choice::<$ty>),

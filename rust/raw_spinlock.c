@@ -3,7 +3,8 @@
  * raw_spinlock_t for the Rust side: the 7.3 kernel crate has spinlock_t and
  * mutex backends only, and the raw_spin_lock_*() API is macros and inline
  * functions. A raw spinlock spins on every kernel, PREEMPT_RT included, so it
- * is the lock for code that stays in hard-IRQ context there.
+ * is the lock for code that stays in hard-IRQ context there. Their Rust
+ * declarations are in rust/ffi.rs.
  */
 
 #include <linux/lockdep.h>

@@ -8,29 +8,21 @@
 //! (an hrtimer in `HARD` mode). Lockdep checks that on every kernel: its wait type is
 //! `LD_WAIT_SPIN`.
 
+use crate::ffi::{
+    irqlock_raw_spin_assert_held,
+    irqlock_raw_spin_lock_init,
+    irqlock_raw_spin_lock_irqsave,
+    irqlock_raw_spin_trylock_irqsave,
+    irqlock_raw_spin_unlock_irqrestore, //
+};
 use kernel::{
     bindings,
     prelude::*,
     sync::lock::{
         Backend,
         Lock, //
-    },
+    }, //
 };
-
-extern "C" {
-    fn irqlock_raw_spin_lock_init(
-        lock: *mut bindings::raw_spinlock_t,
-        name: *const c_char,
-        key: *mut bindings::lock_class_key,
-    );
-    fn irqlock_raw_spin_lock_irqsave(lock: *mut bindings::raw_spinlock_t) -> c_ulong;
-    fn irqlock_raw_spin_trylock_irqsave(
-        lock: *mut bindings::raw_spinlock_t,
-        flags: *mut c_ulong,
-    ) -> c_int;
-    fn irqlock_raw_spin_unlock_irqrestore(lock: *mut bindings::raw_spinlock_t, flags: c_ulong);
-    fn irqlock_raw_spin_assert_held(lock: *mut bindings::raw_spinlock_t);
-}
 
 /// A raw spinlock; see the module documentation.
 pub(crate) type RawSpinLockIrqsave<T> = Lock<T, RawSpinLockIrqsaveBackend>;

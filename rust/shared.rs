@@ -7,7 +7,7 @@ use crate::{
     raw_spinlock::{
         new_raw_spinlock_irqsave,
         RawSpinLockIrqsave, //
-    },
+    }, //
 };
 use kernel::{
     prelude::*,
@@ -18,7 +18,7 @@ use kernel::{
         Mutex,
         SpinLock,
         SpinLockIrq, //
-    },
+    }, //
 };
 
 /// A counter that both the interrupt path and process context increment.

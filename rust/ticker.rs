@@ -16,14 +16,16 @@
 
 use crate::{
     context::NoPreempt,
+    ffi::irqlock_other_cpu,
     lesson::{
         Lesson,
         MAX_LANES, //
-    },
+    }, //
 };
 use core::marker::PhantomData;
 use kernel::{
-    bindings, impl_has_hr_timer,
+    bindings,
+    impl_has_hr_timer,
     prelude::*,
     sync::{
         Arc,
@@ -45,12 +47,8 @@ use kernel::{
         },
         Delta,
         Monotonic, //
-    },
+    }, //
 };
-
-extern "C" {
-    fn irqlock_other_cpu() -> c_int;
-}
 
 /// A running timer of any mode; dropping it cancels the timer.
 pub(crate) enum TimerHandle {
@@ -197,8 +195,7 @@ unsafe extern "C" fn start_remote<M: TickerMode>(info: *mut c_void) {
 
 /// Starts `ticker` pinned to a CPU other than the caller's, which must not migrate meanwhile.
 fn start_on_other_cpu<M: TickerMode>(ticker: &Arc<Ticker<M>>) -> Result<TimerHandle> {
-    // SAFETY: `irqlock_other_cpu` only reads the online mask and the caller's CPU number.
-    let cpu = unsafe { irqlock_other_cpu() };
+    let cpu = irqlock_other_cpu();
     if cpu < 0 {
         pr_err!("cpus=2 needs a second online CPU; start QEMU with -smp 2\n");
         return Err(ENODEV);

@@ -37,6 +37,7 @@ pub fn render(results: &[TestResult]) -> String {
             match r.kind {
                 Kind::Scenario => "irqlock.scenario",
                 Kind::LabBlock => "irqlock.lab",
+                Kind::KUnit => "irqlock.kunit",
             },
             escape(&r.name),
             r.seconds

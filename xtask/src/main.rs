@@ -29,6 +29,7 @@ mod demo;
 mod exercise;
 mod flowchart;
 mod harness;
+mod kunit;
 mod labs;
 mod run;
 mod test;
@@ -165,9 +166,11 @@ enum Commands {
         #[command(flatten)]
         kernel: KernelArgs,
     },
-    /// Boot every scenario under tests/scenarios/ and check the kernel's reports (KTAP).
+    /// Boot every scenario under tests/scenarios/ and check the kernel's reports, then run
+    /// the module's KUnit suites (KTAP).
     Test {
-        /// Only the scenarios (and exercises, `exercises/NN-name`) whose name contains this.
+        /// Only the scenarios (and exercises, `exercises/NN-name`) whose name contains this;
+        /// the KUnit suites run when `kunit` contains it.
         #[arg(long)]
         filter: Option<String>,
         /// VMs to run at once (default: the number of CPUs).

@@ -26,6 +26,9 @@ pub enum Kind {
     Scenario,
     /// An expected-output block of a lab under `docs/labs/`, against its scenario's boot.
     LabBlock,
+    /// A case of the module's KUnit suites, run in the lab kernel ([`crate::kunit`]).
+    #[serde(rename = "kunit")]
+    KUnit,
 }
 
 /// One test's result.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `cargo xtask test`: every scenario, one fresh boot each, and the lab blocks against those
-//! boots; repeated on request, with the verdicts counted.
+//! boots, then the module's KUnit suites in a boot of their own; repeated on request, with the
+//! verdicts counted.
 
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE};
 use crate::harness::{boot_scenario, prepare, Prepared};
@@ -194,9 +195,11 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
         .iter()
         .filter_map(|s| s.for_kernel(flavour))
         .collect();
+    // The module's KUnit suites run in one boot of their own, unless a filter leaves them out.
+    let kunit = options.filter.as_deref().is_none_or(|f| "kunit".contains(f));
     if let Some(filter) = &options.filter {
         scenarios.retain(|s| s.name.contains(filter.as_str()));
-        if scenarios.is_empty() && crate::exercise::matching(Some(filter)) == 0 {
+        if scenarios.is_empty() && !kunit && crate::exercise::matching(Some(filter)) == 0 {
             return Err(Error::unavailable(format!(
                 "no scenario under tests/scenarios/ for the {} kernel matches --filter {filter}",
                 flavour.name()
@@ -246,6 +249,9 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
                 options.filter.as_deref(),
                 &out,
             ));
+        }
+        if kunit {
+            results.extend(crate::kunit::run(&prepared, &out));
         }
         if repeat > 1 {
             let (pass, fail, error) = results::counts(&results);
@@ -312,18 +318,24 @@ impl Tally {
         let mut counts = Vec::new();
         let mut endings = Vec::new();
         let mut disagreements = 0;
-        for (i, first) in runs[0].iter().enumerate() {
+        for first in &runs[0] {
+            // Each run's result of this test, by name: the KUnit cases of a run whose KUnit boot
+            // failed are missing from it.
+            let missing =
+                TestResult { status: Status::Error, error: Some("not in this run".into()), ..first.clone() };
+            let of =
+                |run: &[TestResult]| run.iter().find(|r| r.name == first.name).unwrap_or(&missing).clone();
+            let these: Vec<TestResult> = runs.iter().map(|run| of(run)).collect();
             let mut verdicts: Verdicts = Vec::new();
             let mut failures = Vec::new();
             let mut ended: Vec<(String, usize)> = Vec::new();
-            for ending in runs.iter().filter_map(|run| run[i].ending.clone()) {
+            for ending in these.iter().filter_map(|r| r.ending.clone()) {
                 match ended.iter_mut().find(|(e, _)| *e == ending) {
                     Some((_, n)) => *n += 1,
                     None => ended.push((ending, 1)),
                 }
             }
-            for (n, run) in runs.iter().enumerate() {
-                let r = &run[i];
+            for (n, r) in these.iter().enumerate() {
                 let verdict = match r.status {
                     Status::Pass => "pass".to_string(),
                     Status::Fail => format!("fail: {}", r.failures.first().map(String::as_str).unwrap_or("")),
@@ -343,7 +355,7 @@ impl Tally {
             if verdicts.len() > 1 {
                 disagreements += 1;
             }
-            let statuses: Vec<Status> = runs.iter().map(|run| run[i].status).collect();
+            let statuses: Vec<Status> = these.iter().map(|r| r.status).collect();
             let status = if statuses.iter().all(|s| *s == Status::Pass) {
                 Status::Pass
             } else if statuses.contains(&Status::Fail) {
@@ -351,7 +363,7 @@ impl Tally {
             } else {
                 Status::Error
             };
-            let seconds = runs.iter().map(|run| run[i].seconds).sum::<f64>() / runs.len() as f64;
+            let seconds = these.iter().map(|r| r.seconds).sum::<f64>() / runs.len() as f64;
             let mut summary: Vec<String> =
                 verdicts.iter().map(|(v, at)| format!("{} of {} runs: {v}", at.len(), runs.len())).collect();
             summary.extend(failures);
@@ -419,6 +431,22 @@ mod tests {
         write_durations(&file, &[TestResult { seconds: 0.7, ..result("a", Status::Pass, "") }]);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "a 0.70\nb 4.50\nc 13.10\nother 9.00\n");
         let _ = std::fs::remove_file(&file);
+    }
+
+    /// A test that one run lacks (a KUnit case, when that run's KUnit boot failed) counts as
+    /// not run there, and the runs do not line up by position.
+    #[test]
+    fn a_test_missing_from_a_run_is_an_error_there() {
+        let runs = vec![
+            vec![result("a", Status::Pass, ""), result("irqlock_config.x", Status::Pass, "")],
+            vec![result("a", Status::Pass, ""), result("kunit (could not run)", Status::Error, "")],
+        ];
+        let tally = Tally::new(&runs);
+        assert_eq!(tally.results.len(), 2);
+        assert_eq!(tally.results[0].status, Status::Pass);
+        assert_eq!(tally.results[1].status, Status::Error);
+        assert_eq!(tally.disagreements, 1);
+        assert!(tally.results[1].failures.contains(&"run 2: error: not in this run".to_string()));
     }
 
     #[test]
