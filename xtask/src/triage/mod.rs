@@ -343,6 +343,43 @@ mod tests {
             parse(&String::from_utf8_lossy(&bytes));
         }
     }
+
+    /// The parser's throughput on a large log: every fixture, concatenated 50 times, or the
+    /// file `IRQLOCK_BENCH_LOG` names (the same log, to compare two versions of the parser).
+    /// `cargo test --release -p xtask -- --ignored --nocapture parser_throughput`
+    #[test]
+    #[ignore]
+    fn parser_throughput() {
+        fn logs(dir: &std::path::Path, into: &mut String) {
+            let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths {
+                if path.is_dir() {
+                    logs(&path, into);
+                } else if path.extension().is_some_and(|e| e == "log") {
+                    *into += &String::from_utf8_lossy(&std::fs::read(&path).unwrap());
+                    into.push('\n');
+                }
+            }
+        }
+        let log = match std::env::var_os("IRQLOCK_BENCH_LOG") {
+            Some(path) => String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned(),
+            None => {
+                let mut once = String::new();
+                logs(&crate::paths::project_dir().join("tests/fixtures"), &mut once);
+                once.repeat(50)
+            }
+        };
+        let mut best = f64::MAX;
+        let mut count = 0;
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            count = parse(&log).len();
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        let mib = log.len() as f64 / (1024.0 * 1024.0);
+        println!("{mib:.1} MiB, {count} reports: best of 5 {best:.3} s, {:.1} MiB/s", mib / best);
+    }
 }
 
 /// Console logs captured from real boots of the scenarios.
