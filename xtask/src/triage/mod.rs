@@ -504,6 +504,17 @@ mod synthetic {
         ("hung-task", &["INFO: task hung in lab_wait"]),
         ("locks-held", &["WARNING: still has locks held in lab_exit_to_user"]),
         (
+            "driver-frames",
+            &[
+                "BUG: sleeping function called from invalid context in lock_bus",
+                "BUG: sleeping function called from invalid context in trigger_dma",
+                "BUG: sleeping function called from invalid context in schedule_tx",
+                "BUG: sleeping function called from invalid context in up_link",
+                "BUG: sleeping function called from invalid context in wait_for_ack",
+                "BUG: sleeping function called from invalid context in die_roll",
+            ],
+        ),
+        (
             "interleaved-cpus",
             &["BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"],
         ),
