@@ -10,13 +10,52 @@ pub(super) fn frame_symbol(word: &str) -> Option<String> {
     (offset.starts_with("0x") && offset.contains("/0x") && !name.is_empty()).then(|| name.to_string())
 }
 
-/// A frame line of a call trace: `  ? func+0x13/0x96 [irqlock]`, or `RIP: 0010:func+0x1/0x2`.
+/// Whether `line` (without its printk prefix) opens a call trace: `Call Trace:` on x86
+/// (arch/x86/kernel/dumpstack.c), riscv and loongarch, `Call trace:` on arm64
+/// (arch/arm64/kernel/stacktrace.c) and arm (arch/arm/kernel/unwind.c, traps.c; followed by a
+/// note on the frame pointer when it has none).
+pub(super) fn is_trace_start(line: &str) -> bool {
+    let line = line.trim();
+    line == "Call Trace:" || line.starts_with("Call trace:")
+}
+
+/// Whether the text after a frame's symbol is only what each architecture prints there: the
+/// module and its build id (`[mod]`, `[mod 1a2b...]`, `%pSb`), and arm64's unwinder marks
+/// (`(P)`, `(C)`, `(T)`, `(F)`, `(K)`).
+fn only_annotations(mut rest: &str) -> bool {
+    loop {
+        rest = rest.trim_start();
+        let close = match rest.as_bytes().first() {
+            None => return true,
+            Some(b'[') => ']',
+            Some(b'(') => ')',
+            Some(_) => return false,
+        };
+        match rest.find(close) {
+            Some(end) => rest = &rest[end + 1..],
+            None => return false,
+        }
+    }
+}
+
+/// A frame line of a call trace, and whether it is reliable (not `?`), in each
+/// architecture's layout:
+/// - x86: ` ? func+0x13/0x96 [irqlock]` (arch/x86/kernel/dumpstack.c), before 4.15
+///   ` [<ffffffff81234567>] func+0x1/0x2`, and the fault's `RIP: 0010:func+0x1/0x2`;
+/// - arm64: ` func+0x1/0x2 [mod] (P)` (arch/arm64/kernel/stacktrace.c; before 5.x without the
+///   space), and `pc : func+0x1/0x2` (arch/arm64/kernel/process.c);
+/// - riscv and loongarch: `[<ffffffff80006a0c>] func+0x1c/0x24` (`print_ip_sym`,
+///   include/linux/kallsyms.h), and riscv's `epc : func+0x1/0x2`;
+/// - arm: `[<c0111>] (func) from [<c0222>] (caller+0x10/0x14)` with
+///   CONFIG_BACKTRACE_VERBOSE, else ` func from caller+0x10/0x14`
+///   (arch/arm/kernel/traps.c), and `PC is at func+0x1/0x2` (arch/arm/kernel/process.c).
 pub(super) fn frame(line: &str) -> Option<(String, bool)> {
     let trimmed = line.trim_start();
     // `RIP: 0010:f+0x1/0x2`; before 4.15 `RIP: 0010:[<addr>]  [<addr>] f+0x1/0x2`, and the
     // fault's first lines `IP: [<addr>] f+0x1/0x2`.
     let rip = trimmed.strip_prefix("RIP: ").map(|r| r.split_once(':').map_or(r, |(_, s)| s));
-    if let Some(rest) = rip.or_else(|| trimmed.strip_prefix("IP: ")) {
+    let pc = || ["IP: ", "pc : ", "epc : ", "PC is at "].iter().find_map(|p| trimmed.strip_prefix(p));
+    if let Some(rest) = rip.or_else(pc) {
         let symbol = rest.split_whitespace().find(|w| !w.starts_with("[<"))?;
         return frame_symbol(symbol).map(|s| (s, true));
     }
@@ -24,15 +63,24 @@ pub(super) fn frame(line: &str) -> Option<(String, bool)> {
         Some(rest) => (false, rest),
         None => (true, trimmed),
     };
-    // Before 4.15, x86 printed each frame's address first: `[<ffffffff81234567>] func+0x1/0x2`.
+    // An address first: `[<ffffffff81234567>] func+0x1/0x2`.
     let rest = match rest.strip_prefix("[<").and_then(|r| r.split_once(">] ")) {
         Some((_, after)) => after,
         None => rest,
     };
-    let first = rest.split_whitespace().next()?;
-    let rest_words = rest.split_whitespace().count();
-    // A frame line holds the symbol and, for a module, `[name]`; nothing else.
-    if rest_words > 2 || !line.starts_with(' ') && !line.starts_with('\t') {
+    let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    // arm: the function, without its offset (in parentheses when verbose), `from` its caller.
+    if let Some(caller) = after.strip_prefix("from ") {
+        let name = first.trim_start_matches('(').trim_end_matches(')');
+        let name = name.split('+').next().unwrap_or(name);
+        let caller = caller.strip_prefix("[<").and_then(|r| r.split_once(">] ")).map_or(caller, |(_, c)| c);
+        let caller = caller.trim_start_matches('(').split([')', ' ']).next().unwrap_or("");
+        let is_name =
+            !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.$".contains(&c));
+        return (is_name && frame_symbol(caller).is_some()).then(|| (name.to_string(), reliable));
+    }
+    // A frame line holds the symbol and what the architecture prints after it; nothing else.
+    if !only_annotations(after) {
         return None;
     }
     frame_symbol(first).map(|s| (s, reliable))
@@ -507,6 +555,25 @@ mod tests {
         assert_eq!(frame(" f+0x13/0x96 [irqlock]"), Some(("f".into(), true)));
         assert_eq!(frame("RIP: 0010:f+0x1/0x2"), Some(("f".into(), true)));
         assert_eq!(frame("irqlock: counter=1+0x2/0x3 more words"), None);
+        let arm = frame(" [<c0111111>] (unwind_backtrace) from [<c0222222>] (show_stack+0x10/0x14)");
+        assert_eq!(arm, Some(("unwind_backtrace".into(), true)));
+        assert_eq!(
+            frame(" lab_irq from __handle_irq_event_percpu+0x4c/0x1a0"),
+            Some(("lab_irq".into(), true))
+        );
+        assert_eq!(
+            frame("[<ffffffff80006a0c>] dump_backtrace+0x1c/0x24"),
+            Some(("dump_backtrace".into(), true))
+        );
+        assert_eq!(frame("dump_backtrace+0x0/0x1b8"), Some(("dump_backtrace".into(), true)));
+        assert_eq!(
+            frame(" f+0x48/0x390 [i915 0f1e2d3c4b5a69788796a5b4c3d2e1f0] (P)"),
+            Some(("f".into(), true))
+        );
+        assert_eq!(frame("pc : lab_probe+0x2c/0x60 [lab]"), Some(("lab_probe".into(), true)));
+        assert_eq!(frame("lab: went from 3 to 4"), None);
+        assert_eq!(frame("#0: ffff8881 (&lock){+.+.}-{2:2}, at: f+0x3f/0x390"), None);
+        assert_eq!(frame("hardirqs last  enabled at (8): [<ffffffff81527da9>] f+0x99/0x170"), None);
     }
 
     /// A driver's own function is the culprit even when its name begins like the kernel's

@@ -16,7 +16,7 @@ pub use frames::{demangle, demangle_line};
 
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use families::{after, location_at, start, Start};
-use frames::{clean_symbol, frame, is_lock_code, is_machinery};
+use frames::{clean_symbol, frame, is_lock_code, is_machinery, is_trace_start};
 use serde::Serialize;
 
 /// The family a report belongs to.
@@ -147,9 +147,10 @@ pub fn parse(log: &str) -> Vec<Report> {
         // The row of `=` a header stands under: on the line before, or two lines up when
         // another CPU's message came in between (a console without caller ids).
         let same_caller = (0..i).rev().filter(|&j| caller.is_none() || callers[j] == caller);
-        let rule = same_caller.take(2).find(|&j| lines[j].starts_with("===="));
-        let previous = rule.map_or("", |j| lines[j]);
-        let found = start(lines[i], previous).filter(|found| {
+        let rule = same_caller.take(2).find(|&j| lines[j].trim_start().starts_with("===="));
+        let previous = rule.map_or("", |j| lines[j].trim_start());
+        // A log pasted with an indent (a Rust doctest's) indents its headers too.
+        let found = start(lines[i].trim_start(), previous).filter(|found| {
             // "Oops: ..." follows the first line of a fault or a kernel BUG: it belongs to it.
             let continues = found.title == "Oops in {}"
                 && open.as_ref().is_some_and(|o| matches!(o.start.kind, Kind::Oops | Kind::Bug));
@@ -195,8 +196,12 @@ pub fn parse(log: &str) -> Vec<Report> {
             reports.push(finish(open.take().expect("open"), &lines, false));
         }
     }
+    // The log ends: a report whose last call trace had begun, without `</TASK>` to wait for,
+    // ends with it; any other report was cut off.
     if let Some(o) = open.take() {
-        reports.push(finish(o, &lines, true));
+        let body: Vec<&str> = o.members.iter().map(|&j| lines[j]).collect();
+        let complete = trace_complete(&o.start, &body);
+        reports.push(finish(o, &lines, !complete));
     }
     reports
 }
@@ -217,30 +222,48 @@ fn ends_here(st: &Start, lines: &[&str]) -> bool {
     }
     // Without a marker the report ends with its (last) call trace: lockdep prints its
     // backtrace last, after the "stack backtrace:" line.
-    let seen_trace = lines.iter().any(|l| l.trim() == "Call Trace:");
+    let seen_trace = lines.iter().any(|l| is_trace_start(l));
     let final_trace = !st.backtrace_last || lines.iter().any(|l| l.starts_with("stack backtrace:"));
     seen_trace && final_trace && line == "</TASK>"
 }
 
 /// Whether `line` comes after the report whose lines are `lines`, in a kernel that does not
-/// close its call traces with `</TASK>` (before 5.8; its frames read ` [<addr>] f+0x…/0x…` or
-/// ` f+0x…/0x…`): the report's last trace has begun and has frames, and `line` is none of
-/// them. A report that ends with a `---[ end ... ]---` line waits for it instead.
+/// close its call traces with `</TASK>` (x86 before 5.8, whose frames read ` [<addr>] f+0x…/0x…`
+/// or ` f+0x…/0x…`; arm64, arm, riscv: see [`frames::frame`]): the report's last trace has
+/// begun and has frames, and `line` is none of them.
 fn trace_ended_before(st: &Start, lines: &[&str], line: &str) -> bool {
-    let is_trace_line = |l: &str| {
-        l.starts_with([' ', '\t']) || l.starts_with("[<") || (l.starts_with('<') && l.ends_with('>'))
-    };
-    let Some(trace) = lines.iter().rposition(|l| l.trim() == "Call Trace:") else { return false };
+    !line.is_empty() && !is_trace_line(line) && trace_complete(st, lines)
+}
+
+/// A line of a call trace: a frame, or an indented line or `<IRQ>`-style mark within it.
+fn is_trace_line(l: &str) -> bool {
+    l.starts_with([' ', '\t'])
+        || l.starts_with("[<")
+        || (l.starts_with('<') && l.ends_with('>'))
+        || frame(l).is_some()
+}
+
+/// Whether the report whose lines are `lines` may end after its last line: its last trace
+/// has begun and has frames, and nothing after it is awaited (a `---[ end ... ]---` line, a
+/// `</TASK>`).
+fn trace_complete(st: &Start, lines: &[&str]) -> bool {
+    let Some(trace) = lines.iter().rposition(|l| is_trace_start(l)) else { return false };
     let final_trace = !st.backtrace_last || lines[..trace].iter().any(|l| l.starts_with("stack backtrace:"));
     let framed = lines.len() > trace + 1 && is_trace_line(lines[lines.len() - 1]);
     let waits_for_marker = st.ends_with_marker || lines.iter().any(|l| l.starts_with("Oops:"));
-    let closes_with_task = lines[trace..].iter().any(|l| l.trim() == "<TASK>");
-    final_trace
-        && framed
-        && !waits_for_marker
-        && !closes_with_task
-        && !line.is_empty()
-        && !is_trace_line(line)
+    // x86 closes `<TASK>` (since 5.16) and `<IRQ>`, `<NMI>`, `<SOFTIRQ>` (since 5.8; before,
+    // `<EOI>` led the first frame after an `<IRQ>`): a trace with one still open goes on.
+    let marks = &lines[trace..];
+    let open = |mark: &str| {
+        let count = |m: &str| marks.iter().filter(|l| l.trim() == m).count();
+        count(&format!("<{mark}>")) > count(&format!("</{mark}>"))
+    };
+    let old_irq = marks.iter().any(|l| l.trim_start().starts_with("<EOI>"));
+    let awaits_close = marks.iter().any(|l| l.trim() == "<TASK>")
+        || (open("IRQ") && !old_irq)
+        || open("NMI")
+        || open("SOFTIRQ");
+    final_trace && framed && !waits_for_marker && !awaits_close
 }
 
 fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
@@ -284,12 +307,15 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
 /// first, then `?` frames when there are no reliable ones.
 fn guilty(body: &[&str]) -> Option<String> {
     // kmemleak's allocation trace follows `backtrace (crc ...):` (`backtrace:` before 6.7).
-    let trace_start =
-        body.iter().rposition(|l| l.trim() == "Call Trace:" || l.trim_start().starts_with("backtrace"));
+    let trace_start = body.iter().rposition(|l| is_trace_start(l) || l.trim_start().starts_with("backtrace"));
     // A RIP before the call trace is where the CPU faulted (Oops, WARNING); one inside it is
     // the interrupted context's, below the <IRQ> frames, and says nothing of the fault.
     let before_trace = &body[..trace_start.unwrap_or(body.len())];
-    let is_rip = |l: &&&str| l.trim_start().starts_with("RIP: ") || l.trim_start().starts_with("IP: ");
+    // arm64's `pc : `, riscv's `epc : `, arm's `PC is at ` are the same.
+    let is_rip = |l: &&&str| {
+        let l = l.trim_start();
+        ["RIP: ", "IP: ", "pc : ", "epc : ", "PC is at "].iter().any(|p| l.starts_with(p))
+    };
     let rip = before_trace.iter().filter(is_rip).find_map(|l| frame(l));
     let frames: Vec<(String, bool)> = match trace_start {
         Some(at) => body[at + 1..].iter().filter(|l| !is_rip(l)).filter_map(|l| frame(l)).collect(),
@@ -562,7 +588,7 @@ mod synthetic {
     #[test]
     fn no_title_carries_a_cpu_a_task_or_an_address() {
         let root = project_dir().join("tests/fixtures");
-        let dirs = [root.clone(), root.join("rt"), root.join("synthetic")];
+        let dirs = [root.clone(), root.join("rt"), root.join("synthetic"), root.join("parser-cases")];
         let mut titles = Vec::new();
         for dir in dirs {
             for entry in std::fs::read_dir(dir).unwrap() {
@@ -618,5 +644,31 @@ mod synthetic {
         assert_eq!(report.kind, Kind::Oops);
         assert!(report.lines.iter().any(|l| l.starts_with("Oops: Oops: 0000")));
         assert_eq!(report.lines.last().unwrap(), "---[ end trace 0000000000000000 ]---");
+    }
+}
+
+/// Real logs pasted into public bug reports (`tests/fixtures/parser-cases/`, each with the
+/// titles syzkaller's rules give it on top): every one gets its title or an alternative.
+#[cfg(test)]
+mod parser_cases {
+    use super::*;
+    use crate::paths::project_dir;
+
+    #[test]
+    fn every_public_log_gets_its_title() {
+        let dir = project_dir().join("tests/fixtures/parser-cases");
+        let logs = crate::paths::files_with_extension(&dir, "log").unwrap();
+        assert!(logs.len() >= 5, "{logs:?}");
+        for path in logs {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let case = score::case(&name, &std::fs::read_to_string(&path).unwrap());
+            assert!(!case.titles.is_empty(), "{name}: no TITLE");
+            let title = parse(&case.log).into_iter().next().map(|r| r.title);
+            assert!(
+                title.as_ref().is_some_and(|t| case.titles.contains(t)),
+                "{name}: expected one of {:?}, got {title:?}",
+                case.titles
+            );
+        }
     }
 }

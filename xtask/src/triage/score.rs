@@ -29,15 +29,15 @@ const LOCKING: &[&str] = &[
 
 /// One log of the directory: its expected titles (the first, then its alternatives) and the
 /// log itself.
-struct Case {
+pub(super) struct Case {
     name: String,
-    titles: Vec<String>,
-    log: String,
+    pub(super) titles: Vec<String>,
+    pub(super) log: String,
 }
 
 /// Splits the `KEY: value` lines on top of `text` from the log below them; the titles are the
 /// `TITLE:` and `ALT:` values.
-fn case(name: &str, text: &str) -> Case {
+pub(super) fn case(name: &str, text: &str) -> Case {
     let mut titles = Vec::new();
     let mut rest = text;
     while let Some((line, after)) = rest.split_once('\n') {
