@@ -68,17 +68,20 @@ pub(super) fn frame(line: &str) -> Option<(String, bool)> {
         Some((_, after)) => after,
         None => rest,
     };
-    let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
-    // arm: the function, without its offset (in parentheses when verbose), `from` its caller.
-    if let Some(caller) = after.strip_prefix("from ") {
-        let name = first.trim_start_matches('(').trim_end_matches(')');
+    // arm: the function, without its offset (in parentheses when verbose, with its module),
+    // `from` its caller.
+    if let Some((function, caller)) = rest.split_once(" from ") {
+        let function = function.strip_prefix('(').and_then(|f| f.strip_suffix(')')).unwrap_or(function);
+        let (name, annotations) = function.split_once(' ').unwrap_or((function, ""));
         let name = name.split('+').next().unwrap_or(name);
         let caller = caller.strip_prefix("[<").and_then(|r| r.split_once(">] ")).map_or(caller, |(_, c)| c);
         let caller = caller.trim_start_matches('(').split([')', ' ']).next().unwrap_or("");
         let is_name =
             !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.$".contains(&c));
-        return (is_name && frame_symbol(caller).is_some()).then(|| (name.to_string(), reliable));
+        let framed = is_name && only_annotations(annotations) && frame_symbol(caller).is_some();
+        return framed.then(|| (name.to_string(), reliable));
     }
+    let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
     // A frame line holds the symbol and what the architecture prints after it; nothing else.
     if !only_annotations(after) {
         return None;
@@ -132,7 +135,25 @@ pub fn demangle_line(line: &str) -> String {
 
 /// A symbol without the suffixes the compiler adds to a function's copies (`.isra.0`,
 /// `.constprop.3`, `.part.1`, `.cold`, `.llvm.123`): the title names the function.
+///
+/// A Rust method of a generic type is named without the type's parameters:
+/// `<irqlock::Lab<u32>>::handle` is `irqlock::Lab::handle`; a trait's stays as it is.
 pub(super) fn clean_symbol(symbol: &str) -> String {
+    if let Some(inner) = symbol.strip_prefix('<').filter(|s| !s.contains(" as ")) {
+        if let Some((ty, method)) = inner.rsplit_once(">::") {
+            let mut plain = String::with_capacity(ty.len());
+            let mut depth = 0;
+            for c in ty.chars() {
+                match c {
+                    '<' => depth += 1,
+                    '>' => depth -= 1,
+                    _ if depth == 0 => plain.push(c),
+                    _ => {}
+                }
+            }
+            return clean_symbol(&format!("{plain}::{method}"));
+        }
+    }
     const SUFFIXES: &[&str] = &["isra", "constprop", "part", "cold", "llvm", "lto_priv"];
     let mut name = symbol;
     while let Some((head, tail)) = name.rsplit_once('.') {
@@ -643,5 +664,7 @@ mod tests {
         assert_eq!(clean_symbol("f.part.0.cold"), "f");
         assert_eq!(clean_symbol("handle_softirqs"), "handle_softirqs");
         assert_eq!(clean_symbol("a.b"), "a.b");
+        assert_eq!(clean_symbol("<lab::Lab<u32>>::handle"), "lab::Lab::handle");
+        assert_eq!(clean_symbol("<lab::Drv as lab::Module>::init"), "<lab::Drv as lab::Module>::init");
     }
 }

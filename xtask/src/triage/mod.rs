@@ -541,6 +541,37 @@ mod synthetic {
             ],
         ),
         (
+            "arm64",
+            &[
+                "BUG: sleeping function called from invalid context in lab_timer_fn",
+                "WARNING: locking bug in lab_setup",
+            ],
+        ),
+        ("arm64-4.19", &["BUG: scheduling while atomic in lab_irq_handler"]),
+        (
+            "arm32",
+            &[
+                "BUG: sleeping function called from invalid context in lab_timer_fn",
+                "BUG: sleeping function called from invalid context in lab_timer_fn",
+            ],
+        ),
+        ("riscv64", &["BUG: sleeping function called from invalid context in lab_timer_fn"]),
+        (
+            "console-layouts",
+            &[
+                "BUG: sleeping function called from invalid context in lab_timer_fn",
+                "BUG: scheduling while atomic in lab_irq_handler",
+                "BUG: spinlock recursion in lab_check_status",
+            ],
+        ),
+        (
+            "rust-generic",
+            &[
+                "BUG: sleeping function called from invalid context in lab::Lab::handle",
+                "BUG: scheduling while atomic in <lab::Drv as lab::Module>::init",
+            ],
+        ),
+        (
             "interleaved-cpus",
             &["BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"],
         ),
