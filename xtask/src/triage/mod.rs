@@ -82,14 +82,16 @@ pub struct Report {
 }
 
 /// The title once the report's body is known: what a generic WARNING was about, and which
-/// way a KASAN access went, as syzkaller titles them.
-fn refine_title(title: &str, body: &[&str]) -> String {
+/// way a KASAN access went, as syzkaller titles them. A WARNING from lockdep's own checks
+/// (`DEBUG_LOCKS_WARN_ON`, or any in kernel/locking/lockdep.c) is a locking bug.
+fn refine_title(title: &str, body: &[&str], location: Option<&str>) -> String {
     let has = |prefix: &str| body.iter().any(|l| l.trim_start().starts_with(prefix));
     if let Some(rest) = title.strip_prefix("WARNING in ") {
         if has("refcount_t: ") {
             return format!("WARNING: refcount bug in {rest}");
         }
-        if has("DEBUG_LOCKS_WARN_ON(") {
+        let in_lockdep = location.is_some_and(|l| l.starts_with("kernel/locking/lockdep"));
+        if has("DEBUG_LOCKS_WARN_ON(") || in_lockdep {
             return format!("WARNING: locking bug in {rest}");
         }
     }
@@ -162,11 +164,16 @@ pub fn parse(log: &str) -> Vec<Report> {
             }
             let mut members = Vec::new();
             // WARN() and BUG() begin at their "cut here" line, and WARN()'s message stands
-            // between it and the "WARNING:" line.
+            // between it and the "WARNING:" line. Before 4.19 DEBUG_LOCKS_WARN_ON() printed its
+            // condition first, then WARN_ON(1) (include/linux/debug_locks.h).
             if matches!(found.kind, Kind::Warning | Kind::Bug) {
                 let back = i.saturating_sub(3);
                 if let Some(cut) = (back..i).rev().find(|&j| lines[j].contains("[ cut here ]")) {
-                    members.extend((cut..i).filter(|&j| caller.is_none() || callers[j] == caller));
+                    let first = match cut.checked_sub(1) {
+                        Some(j) if lines[j].starts_with("DEBUG_LOCKS_WARN_ON(") => j,
+                        _ => cut,
+                    };
+                    members.extend((first..i).filter(|&j| caller.is_none() || callers[j] == caller));
                 }
             }
             // Lockdep's header begins at the row of `=` above the title.
@@ -282,7 +289,9 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     let named = named_later.or_else(|| st.named_function.clone()).filter(|f| !is_lock_code(f));
     let guilty_function =
         named.or_else(|| guilty(&body)).or_else(|| st.named_function.clone()).map(|f| clean_symbol(&f));
-    let st = Start { title: refine_title(&st.title, &body), ..st };
+    let title = refine_title(&st.title, &body, st.location.as_deref());
+    let kind = if title.starts_with("WARNING: locking bug in ") { Kind::Lockdep } else { st.kind };
+    let st = Start { title, kind, ..st };
     // Without a guilty function (no call trace, as when the stuck CPU was idle), the title
     // names only the report.
     let title = match &guilty_function {
@@ -487,6 +496,10 @@ mod synthetic {
         ("kmsan", &["KMSAN: uninit-value in lab_parse"]),
         ("refcount", &["WARNING: refcount bug in lab_put"]),
         ("debug-locks-warn-on", &["WARNING: locking bug in lab_setup"]),
+        (
+            "lockdep-warn-on",
+            &["WARNING: locking bug in lab_use_uninit_lock", "WARNING: locking bug in lab_unlock_twice"],
+        ),
         ("spinlock-lockup", &["BUG: spinlock lockup suspected in lab_check_status"]),
         ("spinlock-recursion", &["BUG: spinlock recursion in check_status"]),
         ("old-lockdep-circular", &["possible deadlock in lab_ioctl"]),
@@ -653,6 +666,7 @@ mod synthetic {
         assert_eq!(kind("kernel-bug"), Kind::Bug);
         assert_eq!(kind("gpf"), Kind::Oops);
         assert_eq!(kind("kasan"), Kind::MemorySafety);
+        assert_eq!(kind("lockdep-warn-on"), Kind::Lockdep);
         assert_eq!(kind("hung-task"), Kind::Stall);
         assert_eq!(parse_case("hard-lockup-panic")[1].kind, Kind::Panic);
         let location = |name: &str| parse_case(name)[0].location.clone();
