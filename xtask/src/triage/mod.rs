@@ -62,6 +62,10 @@ pub fn is_point_of_no_return(report: &Report) -> bool {
         || report.title.starts_with("kernel BUG in ")
 }
 
+/// What a title names instead of a function when the report cannot be trusted, as syzkaller
+/// marks it (`BUG: scheduling while atomic in corrupted`).
+pub const CORRUPTED: &str = "corrupted";
+
 /// One kernel report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -75,7 +79,8 @@ pub struct Report {
     /// 1-based line numbers in the log, inclusive.
     pub first_line: usize,
     pub last_line: usize,
-    /// The log ended before the report did.
+    /// The log ended before the report did. Without a guilty function, its title names
+    /// [`CORRUPTED`] instead.
     pub truncated: bool,
     /// The report's lines, without timestamps.
     pub lines: Vec<String>,
@@ -292,10 +297,20 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     let title = refine_title(&st.title, &body, st.location.as_deref());
     let kind = if title.starts_with("WARNING: locking bug in ") { Kind::Lockdep } else { st.kind };
     let st = Start { title, kind, ..st };
-    // Without a guilty function (no call trace, as when the stuck CPU was idle), the title
-    // names only the report.
+    // Without a guilty function the report is corrupted when the log cut it off, or when its
+    // call trace has no frame left to read (lines of others printed over it), and is titled
+    // `... in corrupted` as syzkaller titles it; otherwise (no call trace at all, as when the
+    // stuck CPU was idle) the title names only the report.
+    let unreadable_trace = || {
+        body.iter()
+            .rposition(|l| is_trace_start(l))
+            .is_some_and(|at| body[at + 1..].iter().all(|l| frame(l).is_none()))
+    };
     let title = match &guilty_function {
         Some(function) => st.title.replace("{}", function),
+        None if st.title.contains("{}") && (truncated || unreadable_trace()) => {
+            st.title.replace("{}", CORRUPTED)
+        }
         None => st.title.replace(" in {}", "").replace("{}", "unknown"),
     };
     let location =
@@ -465,6 +480,12 @@ mod fixtures {
         assert_eq!(reports.len(), 1);
         assert!(reports[0].truncated);
         assert!(reports[0].title.ends_with("in irqlock::shared::Shared::increment"));
+        // Cut before its call trace, nothing names the function.
+        let cut = &log[..log.find("in_atomic():").unwrap()];
+        let reports = parse(cut);
+        assert_eq!(reports.len(), 1);
+        assert!(reports[0].truncated && reports[0].guilty_function.is_none());
+        assert_eq!(reports[0].title, "BUG: sleeping function called from invalid context in corrupted");
     }
 }
 
@@ -585,6 +606,13 @@ mod synthetic {
             ],
         ),
         (
+            "corrupted",
+            &[
+                "BUG: sleeping function called from invalid context in corrupted",
+                "BUG: scheduling while atomic in corrupted",
+            ],
+        ),
+        (
             "interleaved-cpus",
             &["BUG: sleeping function called from invalid context in irqlock::shared::Shared::increment"],
         ),
@@ -603,7 +631,8 @@ mod synthetic {
             assert_eq!(&seen, titles, "{name}");
             // These logs stop in the middle of a report.
             let open_ended =
-                ["old-lockdep-circular", "old-lockdep-bugs", "lockdep-without-rule"].contains(name);
+                ["old-lockdep-circular", "old-lockdep-bugs", "lockdep-without-rule", "corrupted"]
+                    .contains(name);
             assert!(open_ended || reports.iter().all(|r| !r.truncated), "{name}: {reports:#?}");
         }
     }
