@@ -15,8 +15,8 @@ pub(super) fn frame_symbol(word: &str) -> Option<String> {
 /// (arch/arm64/kernel/stacktrace.c) and arm (arch/arm/kernel/unwind.c, traps.c; followed by a
 /// note on the frame pointer when it has none).
 pub(super) fn is_trace_start(line: &str) -> bool {
-    let line = line.trim();
-    line == "Call Trace:" || line.starts_with("Call trace:")
+    let line = line.trim_start_matches([' ', '\t']);
+    (line.starts_with("Call Trace:") && line[11..].trim_end().is_empty()) || line.starts_with("Call trace:")
 }
 
 /// Whether the text after a frame's symbol is only what each architecture prints there: the

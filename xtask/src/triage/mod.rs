@@ -234,9 +234,12 @@ fn ends_here(st: &Start, lines: &[&str]) -> bool {
     }
     // Without a marker the report ends with its (last) call trace: lockdep prints its
     // backtrace last, after the "stack backtrace:" line.
+    if line != "</TASK>" {
+        return false;
+    }
     let seen_trace = lines.iter().any(|l| is_trace_start(l));
     let final_trace = !st.backtrace_last || lines.iter().any(|l| l.starts_with("stack backtrace:"));
-    seen_trace && final_trace && line == "</TASK>"
+    seen_trace && final_trace
 }
 
 /// Whether `line` comes after the report whose lines are `lines`, in a kernel that does not
@@ -260,22 +263,30 @@ fn is_trace_line(l: &str) -> bool {
 /// `</TASK>`).
 fn trace_complete(st: &Start, lines: &[&str]) -> bool {
     let Some(trace) = lines.iter().rposition(|l| is_trace_start(l)) else { return false };
-    let final_trace = !st.backtrace_last || lines[..trace].iter().any(|l| l.starts_with("stack backtrace:"));
     let framed = lines.len() > trace + 1 && is_trace_line(lines[lines.len() - 1]);
-    let waits_for_marker = st.ends_with_marker || lines.iter().any(|l| l.starts_with("Oops:"));
+    if !framed || st.ends_with_marker {
+        return false;
+    }
+    let final_trace = !st.backtrace_last || lines[..trace].iter().any(|l| l.starts_with("stack backtrace:"));
+    let waits_for_marker = lines.iter().any(|l| l.starts_with("Oops:"));
     // x86 closes `<TASK>` (since 5.16) and `<IRQ>`, `<NMI>`, `<SOFTIRQ>` (since 5.8; before,
     // `<EOI>` led the first frame after an `<IRQ>`): a trace with one still open goes on.
-    let marks = &lines[trace..];
-    let open = |mark: &str| {
-        let count = |m: &str| marks.iter().filter(|l| l.trim() == m).count();
-        count(&format!("<{mark}>")) > count(&format!("</{mark}>"))
-    };
-    let old_irq = marks.iter().any(|l| l.trim_start().starts_with("<EOI>"));
-    let awaits_close = marks.iter().any(|l| l.trim() == "<TASK>")
-        || (open("IRQ") && !old_irq)
-        || open("NMI")
-        || open("SOFTIRQ");
-    final_trace && framed && !waits_for_marker && !awaits_close
+    let (mut task, mut old_irq, mut open) = (false, false, [0i32; 3]);
+    for mark in lines[trace..].iter().map(|l| l.trim_start()).filter(|l| l.starts_with('<')) {
+        let mark = mark.trim_end();
+        match mark {
+            "<TASK>" => task = true,
+            "<IRQ>" => open[0] += 1,
+            "</IRQ>" => open[0] -= 1,
+            "<NMI>" => open[1] += 1,
+            "</NMI>" => open[1] -= 1,
+            "<SOFTIRQ>" => open[2] += 1,
+            "</SOFTIRQ>" => open[2] -= 1,
+            _ => old_irq |= mark.starts_with("<EOI>"),
+        }
+    }
+    let awaits_close = task || (open[0] > 0 && !old_irq) || open[1] > 0 || open[2] > 0;
+    final_trace && !waits_for_marker && !awaits_close
 }
 
 fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
