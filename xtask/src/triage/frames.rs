@@ -531,6 +531,73 @@ pub(super) fn machinery(function: &str) -> Option<Machinery> {
     })
 }
 
+/// The entries a CPU comes into the kernel's code through: syscalls (and the generic
+/// syscalls that dispatch to a file's or socket's own code, such as `ioctl` and `read`), and
+/// page faults (arch/x86/entry/, arch/arm64/kernel/entry-common.c, arch/x86/mm/fault.c,
+/// arch/arm64/mm/fault.c, fs/read_write.c, fs/ioctl.c).
+const ENTRIES: &[&str] = &[
+    "do_syscall_*",
+    "entry_SYSCALL*",
+    "do_fast_syscall_32",
+    "__do_fast_syscall_32",
+    "do_int80_syscall_32",
+    "el0_svc*",
+    "invoke_syscall",
+    "ksys_*",
+    "vfs_read",
+    "vfs_write",
+    "vfs_ioctl",
+    "do_vfs_ioctl",
+    "exc_page_fault",
+    "asm_exc_page_fault",
+    "do_user_addr_fault",
+    "do_kern_addr_fault",
+    "do_page_fault",
+    "do_mem_abort",
+    "el0_da",
+    "el1_abort",
+];
+
+/// The syscalls that only dispatch to the code of a file, socket or device.
+const GENERIC_SYSCALLS: &[&str] = &[
+    "ioctl",
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "pread64",
+    "pwrite64",
+    "sendmsg",
+    "recvmsg",
+    "sendto",
+    "recvfrom",
+    "connect",
+    "accept",
+    "accept4",
+    "bind",
+    "listen",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect6",
+    "splice",
+    "sendfile64",
+];
+
+/// Whether `function` is a syscall or fault entry (see [`ENTRIES`]), or a generic syscall's
+/// own function (`__x64_sys_ioctl`, `__arm64_sys_read`, `__se_sys_write`, `__do_sys_poll`).
+pub(super) fn is_entry(function: &str) -> bool {
+    let function = function.split('.').next().unwrap_or(function);
+    let generic = function
+        .split_once("_sys_")
+        .is_some_and(|(arch, call)| arch.starts_with("__") && GENERIC_SYSCALLS.contains(&call));
+    generic
+        || ENTRIES.iter().any(|n| match n.strip_suffix('*') {
+            Some(prefix) => function.starts_with(prefix),
+            None => function == *n,
+        })
+}
+
 /// Frames that belong to the machinery that detects or reports the bug, or takes the lock,
 /// rather than to the code at fault (see [`MACHINERY`]).
 pub(super) fn is_machinery(function: &str) -> bool {

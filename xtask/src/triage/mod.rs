@@ -16,7 +16,7 @@ pub use frames::{demangle, demangle_line};
 
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use families::{after, location_at, start, Start};
-use frames::{clean_symbol, frame, is_lock_code, is_machinery, is_trace_start};
+use frames::{clean_symbol, frame, is_entry, is_lock_code, is_machinery, is_trace_start};
 use serde::Serialize;
 
 /// The family a report belongs to.
@@ -311,8 +311,11 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
     let named = named_later
         .filter(|f| !is_machinery(f))
         .or_else(|| st.named_function.clone().filter(|f| !is_lock_code(f)));
-    let guilty_function =
-        named.or_else(|| guilty(&body)).or_else(|| st.named_function.clone()).map(|f| clean_symbol(&f));
+    let loops = st.title.starts_with("BUG: soft lockup") || st.title.starts_with("INFO: rcu detected stall");
+    let guilty_function = named
+        .or_else(|| guilty(&body, loops))
+        .or_else(|| st.named_function.clone())
+        .map(|f| clean_symbol(&f));
     let title = refine_title(&st.title, &body, st.location.as_deref());
     let kind = if title.starts_with("WARNING: locking bug in ") { Kind::Lockdep } else { st.kind };
     let st = Start { title, kind, ..st };
@@ -348,7 +351,12 @@ fn finish(open: Open, lines: &[&str], truncated: bool) -> Report {
 
 /// The first frame of the report's last call trace outside the machinery; reliable frames
 /// first, then `?` frames when there are no reliable ones.
-fn guilty(body: &[&str]) -> Option<String> {
+///
+/// A CPU stuck in a loop (a soft lockup, an RCU stall: `stall`) is caught at a random point of
+/// it, so, as syzkaller does, the culprit is the frame before the syscall or fault entry the
+/// loop was reached through, in the same context (no `<IRQ>` or `</IRQ>` between them), when
+/// there is one.
+fn guilty(body: &[&str], stall: bool) -> Option<String> {
     // kmemleak's allocation trace follows `backtrace (crc ...):` (`backtrace:` before 6.7).
     let trace_start = body.iter().rposition(|l| is_trace_start(l) || l.trim_start().starts_with("backtrace"));
     // A RIP before the call trace is where the CPU faulted (Oops, WARNING); one inside it is
@@ -360,16 +368,39 @@ fn guilty(body: &[&str]) -> Option<String> {
         ["RIP: ", "IP: ", "pc : ", "epc : ", "PC is at "].iter().any(|p| l.starts_with(p))
     };
     let rip = before_trace.iter().filter(is_rip).find_map(|l| frame(l));
-    let frames: Vec<(String, bool)> = match trace_start {
-        Some(at) => body[at + 1..].iter().filter(|l| !is_rip(l)).filter_map(|l| frame(l)).collect(),
-        None => Vec::new(),
-    };
+    // Each frame with its context: the number of `<IRQ>`-style marks above it.
+    let mut context = 0;
+    let mut frames: Vec<(String, bool, usize)> = Vec::new();
+    for l in trace_start.map_or(&[][..], |at| &body[at + 1..]).iter().filter(|l| !is_rip(l)) {
+        let t = l.trim();
+        if t.starts_with('<') && t.ends_with('>') {
+            context += 1;
+        } else if let Some((symbol, reliable)) = frame(l) {
+            frames.push((symbol, reliable, context));
+        }
+    }
+    // A RIP before the trace is where its innermost context was.
+    let innermost = frames.first().map_or(0, |f| f.2);
+    let rip = rip.map(|(symbol, reliable)| (symbol, reliable, innermost));
     let pick = |reliable_only: bool| {
-        rip.iter()
+        let mut candidates = rip
+            .iter()
             .chain(frames.iter())
-            .filter(|(_, reliable)| *reliable || !reliable_only)
-            .map(|(symbol, _)| demangle(symbol))
-            .find(|f| !is_machinery(f))
+            .filter(|(_, reliable, _)| *reliable || !reliable_only)
+            .map(|(symbol, _, context)| (demangle(symbol), *context));
+        if !stall {
+            return candidates.find(|(f, _)| !is_machinery(f)).map(|(f, _)| f);
+        }
+        let candidates: Vec<(String, usize)> = candidates.collect();
+        let first = candidates.iter().position(|(f, _)| !is_machinery(f))?;
+        // The frames from the first outside the machinery down to an entry, or to the end
+        // of their context.
+        let context = candidates[first].1;
+        let same = &candidates[first..];
+        let end = same.iter().position(|(f, c)| *c != context || is_entry(f)).unwrap_or(same.len());
+        let entered = same.get(end).is_some_and(|(_, c)| *c == context);
+        let before_entry = same[..end].iter().rev().find(|(f, _)| !is_machinery(f)).filter(|_| entered);
+        Some(before_entry.unwrap_or(&candidates[first]).0.clone())
     };
     pick(true).or_else(|| pick(false))
 }
@@ -581,6 +612,14 @@ mod synthetic {
             &["BUG: hard lockup in irqlock::shared::Shared::increment", "kernel panic: Hard LOCKUP"],
         ),
         ("rcu-stall", &["INFO: rcu detected stall in lab_busy_loop"]),
+        (
+            "stall-entry",
+            &[
+                "BUG: soft lockup in lab_ioctl",
+                "INFO: rcu detected stall in lab_irq_poll",
+                "INFO: task hung in lab_wait_ready",
+            ],
+        ),
         ("hung-task", &["INFO: task hung in lab_wait"]),
         ("locks-held", &["WARNING: still has locks held in lab_exit_to_user"]),
         (
