@@ -216,13 +216,13 @@ pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
     });
     let titles: Vec<&str> = counted.iter().map(|r| r.title.as_str()).collect();
     // A point of no return that the broken kernel stopped printing before its call trace is
-    // titled without a function: its header is all there is to match.
+    // titled `... in corrupted` (triage::CORRUPTED): its header is all there is to match.
     let cut_short = counted.last().filter(|r| seen_outcome == Outcome::Broken && r.truncated);
     let same = |i: usize, seen: &str, want: &str| {
         seen == want
             || (i + 1 == titles.len()
-                && cut_short.is_some_and(|r| !r.title.contains(" in "))
-                && want.starts_with(&format!("{seen} in ")))
+                && cut_short.is_some_and(|r| r.guilty_function.is_none())
+                && seen.strip_suffix(triage::CORRUPTED).is_some_and(|header| want.starts_with(header)))
     };
     let reports_ok = |e: &Ending| {
         titles.len() >= e.reports.len()

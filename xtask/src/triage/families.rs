@@ -122,6 +122,11 @@ impl Family {
     }
 }
 
+/// A deadlock's report names the lock the task is trying to acquire, and where, on the line
+/// after these words (kernel/locking/lockdep.c, `print_circular_bug_header`,
+/// `print_deadlock_bug`): syzkaller names the report after that place.
+const TRYING_TO_ACQUIRE: &str = "is trying to acquire lock:";
+
 /// Every family the parser knows, one row each; the first that matches a line wins, so the
 /// catch-all `BUG:` comes last.
 const FAMILIES: &[Family] = &[
@@ -149,8 +154,10 @@ const FAMILIES: &[Family] = &[
         "{what} in preemptible code in {}",
         Header::BeforePreemptible,
     ),
-    lockdep("WARNING: possible circular locking dependency detected", "possible deadlock in {}"),
-    lockdep("WARNING: possible recursive locking detected", "possible deadlock in {}"),
+    lockdep("WARNING: possible circular locking dependency detected", "possible deadlock in {}")
+        .named_after(TRYING_TO_ACQUIRE),
+    lockdep("WARNING: possible recursive locking detected", "possible deadlock in {}")
+        .named_after(TRYING_TO_ACQUIRE),
     lockdep("WARNING: possible irq lock inversion dependency detected", "possible deadlock in {}"),
     lockdep("WARNING: ", "possible deadlock in {}").containing(&["-safe -> ", "-unsafe lock order detected"]),
     lockdep("WARNING: inconsistent lock state", "inconsistent lock state in {}"),
@@ -180,8 +187,10 @@ const FAMILIES: &[Family] = &[
     lockdep("[ BUG: bad contention detected! ]", "WARNING: locking bug in {}"),
     lockdep("BUG: MAX_LOCKDEP_KEYS too low!", "BUG: MAX_LOCKDEP_KEYS too low!"),
     // Before 4.15 lockdep's headers read `[ INFO: ... ]`.
-    lockdep("[ INFO: possible circular locking dependency detected", "possible deadlock in {}"),
-    lockdep("[ INFO: possible recursive locking detected ]", "possible deadlock in {}"),
+    lockdep("[ INFO: possible circular locking dependency detected", "possible deadlock in {}")
+        .named_after(TRYING_TO_ACQUIRE),
+    lockdep("[ INFO: possible recursive locking detected ]", "possible deadlock in {}")
+        .named_after(TRYING_TO_ACQUIRE),
     lockdep("[ INFO: possible irq lock inversion dependency detected ]", "possible deadlock in {}"),
     lockdep("[ INFO: inconsistent lock state ]", "inconsistent lock state in {}"),
     lockdep("[ INFO: suspicious RCU usage. ]", "INFO: suspicious RCU usage in {}"),

@@ -29,15 +29,15 @@ const LOCKING: &[&str] = &[
 
 /// One log of the directory: its expected titles (the first, then its alternatives) and the
 /// log itself.
-struct Case {
+pub(super) struct Case {
     name: String,
-    titles: Vec<String>,
-    log: String,
+    pub(super) titles: Vec<String>,
+    pub(super) log: String,
 }
 
 /// Splits the `KEY: value` lines on top of `text` from the log below them; the titles are the
 /// `TITLE:` and `ALT:` values.
-fn case(name: &str, text: &str) -> Case {
+pub(super) fn case(name: &str, text: &str) -> Case {
     let mut titles = Vec::new();
     let mut rest = text;
     while let Some((line, after)) = rest.split_once('\n') {
@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn counts_families_titles_and_misses() {
         let cases = [
-            case("1", &format!("TITLE: possible deadlock\n\n{DEADLOCK}")),
+            case("1", &format!("TITLE: possible deadlock in corrupted\n\n{DEADLOCK}")),
             case("2", &format!("TITLE: possible deadlock in lab_ioctl\n\n{DEADLOCK}")),
             case("3", "TITLE: inconsistent lock state in f\n\nnothing here\n"),
             case("4", "TITLE: KASAN: use-after-free Read in f\n\nnothing here\n"),
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!((s.with_report, s.found, s.locking, s.same_family, s.same_title), (4, 2, 3, 2, 1));
         assert_eq!(
             s.misses[0],
-            ("2".into(), "possible deadlock in lab_ioctl".into(), "possible deadlock".into())
+            ("2".into(), "possible deadlock in lab_ioctl".into(), "possible deadlock in corrupted".into())
         );
         assert_eq!(s.misses[1].2, "");
     }
