@@ -161,7 +161,7 @@ enum Commands {
         #[arg(long)]
         no_rmmod: bool,
         /// Seconds before a VM that has not powered off is stopped and called hung.
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
         #[command(flatten)]
         kernel: KernelArgs,
@@ -174,8 +174,8 @@ enum Commands {
         #[arg(long)]
         filter: Option<String>,
         /// VMs to run at once (default: the number of CPUs).
-        #[arg(long)]
-        jobs: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        jobs: Option<u32>,
         /// Run the whole matrix N times and count, per test, which verdicts it gave and how
         /// each scenario ended; any test whose verdict changed between runs fails the whole
         /// command. Exercises take part when --filter names them (`--filter exercises/`).
@@ -194,8 +194,8 @@ enum Commands {
     /// the whole matrix and the shell's prompt, with their ratios to the bare boot.
     Bench {
         /// VMs to run at once (default: the number of CPUs).
-        #[arg(long)]
-        jobs: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        jobs: Option<u32>,
         #[command(flatten)]
         kernel: KernelArgs,
     },
@@ -236,6 +236,7 @@ enum ExerciseAction {
     },
     /// Build your mine.rs and judge it, check by check, from what the kernel does.
     Check {
+        /// The exercise's number or directory name.
         exercise: String,
         /// Check this file instead of mine.rs.
         #[arg(long, value_name = "FILE")]
@@ -254,6 +255,7 @@ enum ExerciseAction {
     Lint,
     /// Boot the lab VM with your module in it as /irqlock.ko; `exit` powers off.
     Shell {
+        /// The exercise's number or directory name.
         exercise: String,
         /// The reference solution's module instead of yours.
         #[arg(long)]
@@ -311,7 +313,7 @@ fn run(cli: Cli) -> Result<i32> {
             );
         }
         Commands::Test { filter, jobs, repeat, json, junit, kernel } => {
-            let jobs = jobs.unwrap_or_else(default_jobs);
+            let jobs = jobs.map_or_else(default_jobs, |n| n as usize);
             return test::test(
                 settings,
                 &test::TestOptions {
@@ -325,13 +327,15 @@ fn run(cli: Cli) -> Result<i32> {
             );
         }
         Commands::Bench { jobs, kernel } => {
-            let jobs = jobs.unwrap_or_else(default_jobs);
+            let jobs = jobs.map_or_else(default_jobs, |n| n as usize);
             return bench::bench(settings, &kernel.choice(), jobs);
         }
         Commands::Exercise { action, kernel } => {
             return match action {
                 None => exercise::list(),
-                Some(ExerciseAction::Start { exercise: which, force }) => exercise::start(&which, force),
+                Some(ExerciseAction::Start { exercise: which, force }) => {
+                    exercise::start(settings, &which, force)
+                }
                 Some(ExerciseAction::Check { exercise: which, file, ktap, json, junit }) => exercise::check(
                     settings,
                     &kernel.choice(),

@@ -200,10 +200,14 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
     if let Some(filter) = &options.filter {
         scenarios.retain(|s| s.name.contains(filter.as_str()));
         if scenarios.is_empty() && !kunit && crate::exercise::matching(Some(filter)) == 0 {
-            return Err(Error::unavailable(format!(
-                "no scenario under tests/scenarios/ for the {} kernel matches --filter {filter}",
-                flavour.name()
-            )));
+            return Err(Error {
+                message: format!(
+                    "no scenario under tests/scenarios/ for the {} kernel, no exercise (`exercises/NN-name`) \
+                     and not `kunit` matches --filter {filter}; the names are the scenario files' stems",
+                    flavour.name()
+                ),
+                exit_code: crate::error::EXIT_USAGE,
+            });
         }
     }
     let blocks: Vec<labs::Block> = labs::load(&project_dir().join("docs/labs"))?

@@ -13,7 +13,7 @@ pub mod source;
 pub mod spec;
 
 use crate::cmd;
-use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE};
+use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE, EXIT_USAGE};
 use crate::guest::{steps_script, Finish};
 use crate::harness::{read_harness_log, Prepared};
 use crate::kernel::{self, Choice, Flavour};
@@ -421,7 +421,7 @@ pub fn list() -> Result<i32> {
 }
 
 /// `cargo xtask exercise start N`: writes the starter where the learner edits it.
-pub fn start(which: &str, force: bool) -> Result<i32> {
+pub fn start(settings: &Settings, which: &str, force: bool) -> Result<i32> {
     let exercises = spec::load_all(&spec::root())?;
     let exercise = spec::find(&exercises, which)?;
     let mine = exercise.mine_path();
@@ -433,11 +433,15 @@ pub fn start(which: &str, force: bool) -> Result<i32> {
                 shown(&mine).display(),
                 exercise.number
             ),
-            exit_code: EXIT_FAIL,
+            exit_code: EXIT_USAGE,
         });
     }
     let starter =
         source::generate(&exercise.source()?, "starter").map_err(|e| Error::unavailable(e.message))?;
+    if settings.dry_run {
+        println!("would write {} ({} lines)", shown(&mine).display(), starter.lines().count());
+        return Ok(EXIT_PASS);
+    }
     std::fs::write(&mine, starter).context(|| format!("could not write {}", mine.display()))?;
     let _ = std::fs::remove_file(state_file(exercise));
     println!("{}: {}", exercise.name, exercise.spec.title);

@@ -201,7 +201,11 @@ pub fn find<'a>(exercises: &'a [Exercise], which: &str) -> Result<&'a Exercise> 
         || {
             let known: Vec<String> = exercises.iter().map(|e| e.number.to_string()).collect();
             Error {
-                message: format!("no exercise {which}; there are {}", known.join(", ")),
+                message: format!(
+                    "no exercise {which}; name one by its number ({}) or its directory name, such as {}",
+                    known.join(", "),
+                    exercises.first().map_or("01-...", |e| e.name.as_str())
+                ),
                 exit_code: crate::error::EXIT_USAGE,
             }
         },
