@@ -155,13 +155,6 @@ impl Scenario {
         let mut scenario: Scenario =
             toml::from_str(text).map_err(|e| Error::unavailable(format!("scenario {name}: {e}")))?;
         scenario.name = name.to_string();
-        if scenario.expect.insmod != "ok" && errno_text(&scenario.expect.insmod).is_none() {
-            return Err(Error::unavailable(format!(
-                "scenario {name}: expect.insmod = {:?} is not ok or a known errno ({})",
-                scenario.expect.insmod,
-                ERRNOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            )));
-        }
         // The module's names, checked before anything is built (unless the scenario is about
         // the module refusing them).
         if scenario.expect.insmod == "ok" {
@@ -231,6 +224,13 @@ pub fn load(name: &str) -> Result<Scenario> {
 }
 
 fn check_expect(name: &str, expect: &Expect) -> Result<()> {
+    if expect.insmod != "ok" && errno_text(&expect.insmod).is_none() {
+        return Err(Error::unavailable(format!(
+            "scenario {name}: insmod = {:?} is not ok or a known errno ({})",
+            expect.insmod,
+            ERRNOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        )));
+    }
     let reasons = expect.alternative.iter().map(|a| &a.reason);
     let reasons = reasons.chain(expect.tolerated.iter().chain(&expect.repeats).map(|t| &t.reason));
     if reasons.clone().any(|r| r.trim().is_empty()) {
@@ -270,4 +270,20 @@ pub const ERRNOS: &[(&str, &str)] = &[
 
 pub fn errno_text(name: &str) -> Option<&'static str> {
     ERRNOS.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_errno_is_refused_in_either_table() {
+        let base = "description = 'd'\n[expect]\noutcome = 'clean'\n";
+        assert!(Scenario::parse("s", base).is_ok());
+        let main = base.replace("outcome = 'clean'", "outcome = 'clean'\ninsmod = 'EINVALL'");
+        assert!(Scenario::parse("s", &main).unwrap_err().message.contains("EINVALL"));
+        let rt = format!("{base}[expect_rt]\noutcome = 'clean'\ninsmod = 'EINVALL'\n");
+        let err = Scenario::parse("s", &rt).unwrap_err().message;
+        assert!(err.contains("(expect_rt)") && err.contains("EINVALL"), "{err}");
+    }
 }
