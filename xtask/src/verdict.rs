@@ -203,7 +203,9 @@ pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
             }
         }
     }
-    for (n, status) in marks.exits.iter().filter(|(n, _)| *n > 1) {
+    // Past a point of no return, a later step failing is the broken kernel's doing.
+    let broken = seen_outcome == Outcome::Broken;
+    for (n, status) in marks.exits.iter().filter(|(n, _)| *n > 1 && !broken) {
         if *status != 0 {
             failures.push(format!("step {n} failed with exit status {status}"));
         }
@@ -264,8 +266,13 @@ pub fn judge(scenario: &Scenario, boot: &Boot) -> Verdict {
         }
     }
 
-    // Step output (such as /proc/interrupts) is intact on the harness channel.
-    let missing = missing_in_order(log, &expect.log);
+    // Step output (such as /proc/interrupts) is intact on the harness channel. Past a point
+    // of no return, only the console up to the end of its report counts.
+    let judged_log = match reports.last().filter(|_| broken) {
+        Some(last) => log.lines().take(last.last_line).collect::<Vec<_>>().join("\n"),
+        None => log.to_string(),
+    };
+    let missing = missing_in_order(&judged_log, &expect.log);
     let step_output: Vec<String> = harness.lines().map(squeeze).collect();
     failures.extend(
         missing
@@ -581,6 +588,17 @@ mod fixtures {
             let after: Vec<&str> = verdict.after.iter().map(|r| r.title.as_str()).collect();
             assert!(after.contains(&"kernel panic: Hard LOCKUP"), "{after:?}");
         }
+        // A step the broken kernel failed, and a wanted line it printed, count for nothing.
+        let later = format!("{log}\nirqlock-harness: step 3: exit=1\nirqlock: printed by a broken kernel\n");
+        assert!(judge_log(&two_cpus, &later, End::Broken).passed());
+        let mut wants_later = two_cpus.clone();
+        wants_later.expect.log.push("irqlock: printed by a broken kernel".into());
+        let verdict = judge_log(&wants_later, &later, End::Broken);
+        assert!(
+            verdict.failures.iter().any(|f| f.contains("printed by a broken kernel")),
+            "{:?}",
+            verdict.failures
+        );
         // A report the scenario does not name, before the point of no return, still fails it.
         let before = log.replacen(
             "BUG: scheduling while atomic",

@@ -44,7 +44,7 @@ impl Watch {
     fn line(&self, line: &str, start: Instant) {
         let text = crate::triage::strip_prefix(line);
         if self.broken_at_ms.load(Ordering::Relaxed) == 0 {
-            if crate::triage::POINTS_OF_NO_RETURN.iter().any(|h| text.contains(h)) {
+            if crate::triage::POINTS_OF_NO_RETURN.iter().any(|h| text.starts_with(h)) {
                 self.broken_at_ms.store(start.elapsed().as_millis().max(1) as u64, Ordering::Relaxed);
             }
         } else if text.contains("</TASK>") || text.contains("---[ end trace") {
