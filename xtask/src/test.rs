@@ -322,9 +322,16 @@ impl Tally {
         let mut counts = Vec::new();
         let mut endings = Vec::new();
         let mut disagreements = 0;
-        for first in &runs[0] {
-            // Each run's result of this test, by name: the KUnit cases of a run whose KUnit boot
-            // failed are missing from it.
+        // Every test any run has, in the order of first appearance: the KUnit cases of a run
+        // whose KUnit boot failed are missing from that run only.
+        let mut tests: Vec<&TestResult> = Vec::new();
+        for r in runs.iter().flatten() {
+            if !tests.iter().any(|t| t.name == r.name) {
+                tests.push(r);
+            }
+        }
+        for first in tests {
+            // Each run's result of this test, by name.
             let missing =
                 TestResult { status: Status::Error, error: Some("not in this run".into()), ..first.clone() };
             let of =
@@ -446,11 +453,17 @@ mod tests {
             vec![result("a", Status::Pass, ""), result("kunit (could not run)", Status::Error, "")],
         ];
         let tally = Tally::new(&runs);
-        assert_eq!(tally.results.len(), 2);
+        assert_eq!(tally.results.len(), 3);
         assert_eq!(tally.results[0].status, Status::Pass);
         assert_eq!(tally.results[1].status, Status::Error);
-        assert_eq!(tally.disagreements, 1);
+        assert_eq!(tally.disagreements, 2);
         assert!(tally.results[1].failures.contains(&"run 2: error: not in this run".to_string()));
+        // Missing from the first run, the test is still counted.
+        let swapped: Vec<Vec<TestResult>> = runs.into_iter().rev().collect();
+        let tally = Tally::new(&swapped);
+        let names: Vec<&str> = tally.results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "kunit (could not run)", "irqlock_config.x"]);
+        assert!(tally.results[2].failures.contains(&"run 1: error: not in this run".to_string()));
     }
 
     #[test]
