@@ -24,7 +24,8 @@ pub enum Outcome {
     /// The kernel panicked (QEMU exited before the init script's end) after `reports`.
     Panic,
     /// The guest stopped making progress and the kernel said nothing that ended it: the
-    /// harness saw it stuck (silent, every CPU in the same place twice, not all idle) or reached
+    /// harness saw it stuck (silent, every CPU in the same place three times, not all
+    /// idle) or reached
     /// the timeout.
     Hang,
     /// The kernel printed a report it does not come back from (a point of no return:
@@ -58,8 +59,9 @@ pub struct Expect {
     /// are left out before `reports` is compared. Each says why.
     #[serde(default)]
     pub tolerated: Vec<Tolerated>,
-    /// Reports the kernel rate-limits by time rather than printing once: copies of such a
-    /// report that follow it directly count as one. Each says why.
+    /// Reports the kernel rate-limits by time rather than printing once: the later copies of
+    /// such a report, wherever they fall, count as the first. Each says why. might_sleep's
+    /// report is one in every scenario ([`crate::verdict`]'s `RATE_LIMITED`).
     #[serde(default)]
     pub repeats: Vec<Tolerated>,
 }
@@ -89,8 +91,9 @@ pub struct Tolerated {
 
 /// The default silence before a guest is looked at for a hang. A healthy guest running its
 /// steps writes to its console or its channel far more often: the longest gap measured in the
-/// fixtures of scenarios that do not wait for a lockup detector is well under a second.
-pub const QUIET: std::time::Duration = std::time::Duration::from_secs(3);
+/// fixtures of scenarios that do not wait for a lockup detector is well under a second, and a
+/// host running four guests on two cores stretches that a few times.
+pub const QUIET: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn ok() -> String {
     "ok".to_string()
@@ -139,7 +142,7 @@ pub struct Scenario {
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
     /// Seconds of silence (no console, no step output) after which the harness looks at where
-    /// the guest's CPUs are, and calls it a hang if each is in the same function twice
+    /// the guest's CPUs are, and calls it a hang if each is in the same function in three looks
     /// ([`Scenario::quiet`]). A scenario that waits for the kernel's own lockup detector sets
     /// it above the detector's threshold.
     pub quiet_s: Option<f64>,

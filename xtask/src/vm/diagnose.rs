@@ -60,21 +60,25 @@ impl Vm {
     }
 
     /// Whether a silent guest is stuck: every CPU in the same function (outside the kernel
-    /// image, the same 4 KiB page) in two looks 300 ms apart, and not every one of them idle.
-    /// A stuck guest is recorded as at a timeout.
+    /// image, the same 4 KiB page) in [`LOOKS`] looks [`LOOK_APART`] apart, and not every one
+    /// of them idle. A stuck guest is recorded as at a timeout.
     pub(super) fn is_stuck(&self, monitor: &mut Monitor, console: &Path) -> bool {
-        let Some((_, first)) = self.cpu_places(monitor) else { return false };
-        std::thread::sleep(Duration::from_millis(300));
-        let Some((registers, second)) = self.cpu_places(monitor) else { return false };
-        let same = first.iter().map(|p| place_key(p)).eq(second.iter().map(|p| place_key(p)));
+        let Some((mut registers, first)) = self.cpu_places(monitor) else { return false };
         // Every CPU in the idle loop is a guest waiting for a timer or a sleep to end (a
         // module's init that waits for interrupts that never come): the timeout judges it.
-        let all_idle = second.iter().all(|p| IDLE.contains(&place_key(p).as_str()));
-        let stuck = !first.is_empty() && same && !all_idle;
-        if stuck {
-            write_hang(console, &registers, &second, "silent, each CPU in the same place twice");
+        if first.is_empty() || first.iter().all(|p| IDLE.contains(&place_key(p).as_str())) {
+            return false;
         }
-        stuck
+        for _ in 1..LOOKS {
+            std::thread::sleep(LOOK_APART);
+            let Some((now, places)) = self.cpu_places(monitor) else { return false };
+            if !first.iter().map(|p| place_key(p)).eq(places.iter().map(|p| place_key(p))) {
+                return false;
+            }
+            registers = now;
+        }
+        write_hang(console, &registers, &first, &format!("silent, each CPU in the same place {LOOKS} times"));
+        true
     }
 
     /// Where each CPU of a hung guest was when the harness stopped it: the registers in
@@ -96,6 +100,13 @@ fn write_hang(console: &Path, registers: &str, places: &[String], when: &str) {
         places.iter().enumerate().map(|(cpu, at)| format!("CPU{cpu} at {at}")).collect();
     eprintln!("qemu: stopped a hung guest ({when}); {}; registers in {}", places.join(", "), file.display());
 }
+
+/// How many looks at a silent guest's CPUs, and how far apart: a guest the host starves can
+/// spend a few hundred milliseconds in one long function (lockdep's graph walk, under
+/// emulation), which two looks 300 ms apart once took for a hang on a machine running four
+/// guests on two cores.
+const LOOKS: usize = 3;
+const LOOK_APART: Duration = Duration::from_millis(500);
 
 /// Where an idle x86 CPU waits for its next interrupt (`arch/x86/kernel/process.c`, the
 /// `HLT` of `default_idle` and the paravirtual halts; `kernel/sched/idle.c`'s polling loop).
