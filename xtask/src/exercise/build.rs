@@ -52,17 +52,9 @@ fn helpers(exercise: &Exercise) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Builds `text` (the contents of `origin`) as `exercise`'s module in `out`. A compile error
-/// is the learner's failure (exit 1) and shows the compiler's own words, naming `origin`.
-pub fn build(
-    settings: &Settings,
-    tools: &Toolchain,
-    kernel: &kernel::Build,
-    exercise: &Exercise,
-    text: &str,
-    origin: &Path,
-    out: &Path,
-) -> Result<Built> {
+/// Writes the build tree of `exercise`'s module into `out`: the harness's `Kbuild`, the
+/// exercise's own C helpers, and `text` as `src/<module>.rs`, whose path it returns.
+fn write_tree(exercise: &Exercise, text: &str, out: &Path) -> Result<PathBuf> {
     let module = &exercise.spec.module;
     let src = out.join("src");
     std::fs::create_dir_all(&src).context(|| format!("could not create {}", src.display()))?;
@@ -75,6 +67,22 @@ pub fn build(
     }
     let compiled = src.join(format!("{module}.rs"));
     std::fs::write(&compiled, text).context(|| format!("could not write {}", compiled.display()))?;
+    Ok(compiled)
+}
+
+/// Builds `text` (the contents of `origin`) as `exercise`'s module in `out`. A compile error
+/// is the learner's failure (exit 1) and shows the compiler's own words, naming `origin`.
+pub fn build(
+    settings: &Settings,
+    tools: &Toolchain,
+    kernel: &kernel::Build,
+    exercise: &Exercise,
+    text: &str,
+    origin: &Path,
+    out: &Path,
+) -> Result<Built> {
+    let module = &exercise.spec.module;
+    let compiled = write_tree(exercise, text, out)?;
     let ko = out.join(format!("{module}.ko"));
     let _ = std::fs::remove_file(&ko);
     let mut make = tools.make(&kernel.dir);
@@ -128,17 +136,7 @@ pub fn clippy(
     out: &Path,
 ) -> Result<()> {
     let module = &exercise.spec.module;
-    let src = out.join("src");
-    std::fs::create_dir_all(&src).context(|| format!("could not create {}", src.display()))?;
-    let helpers = helpers(exercise)?;
-    std::fs::write(out.join("Kbuild"), kbuild(module, &helpers))
-        .context(|| format!("could not write {}", out.join("Kbuild").display()))?;
-    for helper in &helpers {
-        std::fs::copy(exercise.dir.join(helper), out.join(helper))
-            .context(|| format!("could not copy {helper} to {}", out.display()))?;
-    }
-    std::fs::write(src.join(format!("{module}.rs")), text)
-        .context(|| format!("could not write the source into {}", src.display()))?;
+    write_tree(exercise, text, out)?;
     // A fresh tree each time, so that every file is checked, not only the changed ones.
     for stale in ["src/.{module}.o.cmd", "src/{module}.o"] {
         let _ = std::fs::remove_file(out.join(stale.replace("{module}", module)));
@@ -227,7 +225,7 @@ mod tests {
             "# SPDX-License-Identifier: GPL-2.0\n# Written by `cargo xtask exercise`; not the learner's.\n\
              obj-m := ex01.o\nex01-y := src/ex01.o\n"
         );
-        assert!(kbuild("ex03", &["flush_work.c".into()]).ends_with("ex03-y := src/ex03.o flush_work.o\n"));
+        assert!(kbuild("ex06", &["raw_spinlock.c".into()]).ends_with("ex06-y := src/ex06.o raw_spinlock.o\n"));
     }
 
     #[test]
