@@ -118,7 +118,15 @@ pub fn inherit(cmd: &mut Command, file: &std::fs::File) {
 
 /// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and so in every thread started after it)
 /// and starts the thread that takes them. Call first thing in `main`.
+///
+/// SIGPIPE goes back to its default action, as in any Unix filter: when the reader of the
+/// harness's output goes away (`cargo xtask triage --json F | head`), the harness ends
+/// quietly instead of panicking on the failed write; every child still dies with it, by its
+/// parent-death signal.
 pub fn install() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler; called before any
+    // thread is started.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // SAFETY: sigset_t is plain data that sigemptyset/sigaddset initialise; pthread_sigmask
     // only changes this thread's signal mask.
     let set = unsafe {

@@ -29,6 +29,10 @@ pub const IRQ: Param = Param { name: "irq", values: &["intx", "msi"] };
 
 pub const ALL: [&Param; 4] = [&LOCK, &SOURCE, &HANDLER, &IRQ];
 
+/// The module's numeric parameters (`module!`'s `params:` block in `rust/irqlock.rs`); the
+/// module range-checks their values itself and refuses a bad one with `EINVAL`.
+pub const NUMERIC: [&str; 4] = ["count", "period_us", "cpus", "defer_us"];
+
 impl Param {
     /// `Ok` when `value` is accepted, else a message that names the accepted values.
     pub fn check(&self, value: &str) -> Result<(), String> {
@@ -53,13 +57,20 @@ pub fn value_of<'a>(params: &'a [String], name: &str) -> Option<&'a str> {
     params.iter().rev().find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
 }
 
-/// Checks every `name=value` whose name is a named parameter.
+/// Checks that every parameter is `name=value` with a name the module has, and that a named
+/// parameter's value is one it accepts. The kernel itself only warns about an unknown name
+/// and loads the module anyway (`unknown_module_param_cb`, kernel/module/main.c), so a typo
+/// would otherwise run the default silently.
 pub fn check_params(params: &[String]) -> Result<(), String> {
+    let names = || ALL.iter().map(|p| p.name).chain(NUMERIC).collect::<Vec<_>>().join(", ");
     for param in params {
-        if let Some((name, value)) = param.split_once('=') {
-            if let Some(known) = ALL.iter().find(|p| p.name == name) {
-                known.check(value)?;
-            }
+        let Some((name, value)) = param.split_once('=') else {
+            return Err(format!("{param:?} is not name=value; the module's parameters: {}", names()));
+        };
+        if let Some(known) = ALL.iter().find(|p| p.name == name) {
+            known.check(value)?;
+        } else if !NUMERIC.contains(&name) {
+            return Err(format!("the module has no parameter {name:?}; its parameters: {}", names()));
         }
     }
     Ok(())
@@ -115,6 +126,24 @@ mod tests {
         }
     }
 
+    /// `NUMERIC` is exactly the `params:` block of `module!` (the named ones live in `rust/config.rs`).
+    #[test]
+    fn the_harness_knows_every_module_parameter() {
+        let module = std::fs::read_to_string(project_dir().join("rust/irqlock.rs")).unwrap();
+        let block = module.split("params: {").nth(1).expect("module! has a params: block");
+        let block = &block[..block.find("\n    },").expect("the params: block ends")];
+        let mut declared: Vec<&str> = block
+            .lines()
+            .filter(|l| l.starts_with("        ") && !l.starts_with("         ") && l.contains(": "))
+            .filter_map(|l| l.trim().split(':').next())
+            .collect();
+        declared.sort_unstable();
+        let mut ours: Vec<&str> = NUMERIC.to_vec();
+        ours.sort_unstable();
+        assert!(!declared.is_empty(), "no parameters found in rust/irqlock.rs");
+        assert_eq!(ours, declared, "vocab::NUMERIC must list rust/irqlock.rs's numeric parameters");
+    }
+
     /// The README's parameter table lists the same names, in order, and the default.
     #[test]
     fn the_readme_lists_the_same_names() {
@@ -138,5 +167,8 @@ mod tests {
             check_params(&["irq=msix".into()]),
             Err("unknown irq=msix; accepted: intx, msi".to_string())
         );
+        let typo = check_params(&["perod_us=10".into()]).unwrap_err();
+        assert!(typo.contains("no parameter \"perod_us\"") && typo.contains("period_us"), "{typo}");
+        assert!(check_params(&["mutex".into()]).unwrap_err().contains("not name=value"));
     }
 }
