@@ -345,7 +345,8 @@ mod timeouts {
     #[test]
     fn a_console_past_its_cap_is_cut_and_the_guest_stopped() {
         let d = dir("flood");
-        let mut flood = vm("echo 'irqlock-harness: begin'; yes 'flood flood flood' | head -c 1000000; exec sleep 30", &d);
+        let mut flood =
+            vm("echo 'irqlock-harness: begin'; yes 'flood flood flood' | head -c 1000000; exec sleep 30", &d);
         flood.console_cap = Some(4096);
         let run = flood.boot(&d.join("console.log"), false).unwrap();
         assert!(run.capped);
@@ -355,11 +356,15 @@ mod timeouts {
         // Stopped once the cap was reached, long before the 3 s timeout.
         assert!(run.wall < Duration::from_secs(3), "{:?}", run.wall);
         // Without a cap, the same guest is kept whole and runs to its timeout.
-        let whole = vm("echo 'irqlock-harness: begin'; yes 'flood flood flood' | head -c 100000; exec sleep 30", &d)
-            .boot(&d.join("console.log"), false)
-            .unwrap();
+        let whole =
+            vm("echo 'irqlock-harness: begin'; yes 'flood flood flood' | head -c 100000; exec sleep 30", &d)
+                .boot(&d.join("console.log"), false)
+                .unwrap();
         assert!(!whole.capped);
-        assert_eq!(std::fs::metadata(&whole.console).unwrap().len(), 100000 + "irqlock-harness: begin\n".len() as u64);
+        assert_eq!(
+            std::fs::metadata(&whole.console).unwrap().len(),
+            100000 + "irqlock-harness: begin\n".len() as u64
+        );
     }
 
     #[test]
