@@ -45,10 +45,16 @@ pub fn rows(graded: &[Graded]) -> Vec<Row> {
                 score: c.score,
                 max_score: c.weight,
                 status: c.status.to_string(),
-                reason: c.reason.clone(),
+                reason: short(&c.reason),
             })
         })
         .collect()
+}
+
+/// A reason in one line for the gradebook: its first three non-empty lines (a compile error's
+/// header, rustc's message and its `-->` line); the feedback has it whole.
+fn short(reason: &str) -> String {
+    reason.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled. A
@@ -297,6 +303,13 @@ mod tests {
         assert_eq!(lines[0], "student,exercise,check,hidden,weight,score,max_score,status,reason");
         assert_eq!(lines[1], "\"ada, \"\"the first\"\"\",01-x,timer,false,2,2,2,passed,");
         assert!(lines[3].starts_with("'=cmd,01-x,timer,false,2,0,2,failed,"), "{}", lines[3]);
+        let mut long = graded();
+        long[1].checks[0].reason =
+            "build: x.rs does not compile:\nerror[E0277]: no\n  --> x.rs:9:1\n   |\n9 | y".into();
+        assert_eq!(
+            super::rows(&long)[2].reason,
+            "build: x.rs does not compile: error[E0277]: no --> x.rs:9:1"
+        );
         let value: serde_json::Value = serde_json::from_str(&json(&graded())).unwrap();
         assert_eq!(value["students"][0]["score"], 2);
         assert_eq!(value["students"][0]["max_score"], 3);
