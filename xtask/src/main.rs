@@ -212,7 +212,7 @@ enum Commands {
     /// gradebook (CSV, JSON), feedback and Gradescope results.json per student, and JUnit.
     Grade {
         /// One sub-directory per student, holding the exercise's file (`01-mutex-in-hard-irq.rs`,
-        /// `01-mutex-in-hard-irq/mine.rs`, or a clone of this repository).
+        /// `01-mutex-in-hard-irq/mine.rs`, a clone of this repository, or a patch to the starter).
         #[arg(required_unless_present = "class_test")]
         dir: Option<PathBuf>,
         /// Where everything goes; the gradebook at its top.
@@ -230,7 +230,7 @@ enum Commands {
         /// Gradescope visibility of the hidden checks' results.
         #[arg(long, default_value = "after_due_date", value_parser = ["hidden", "after_due_date", "after_published"])]
         hidden_visibility: String,
-        /// Grade a generated class of 30 (correct, wrong and hostile submissions of exercise 1)
+        /// Grade a generated class of 31 (correct, wrong and hostile submissions of exercise 1)
         /// and check every row of its gradebook.
         #[arg(long, conflicts_with = "dir")]
         class_test: bool,

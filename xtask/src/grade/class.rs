@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A generated class for exercise 1: 30 students, each with what their grade must be, from
+//! A generated class for exercise 1: 31 students, each with what their grade must be, from
 //! the exercise's own variants (solution, starter, the wrong solutions) and hostile files
 //! written here. `cargo xtask grade --class-test` grades it (real builds, real boots) and
 //! checks every row of the gradebook; `cargo xtask bench` times a part of it.
@@ -78,6 +78,27 @@ fn at_load(solution: &str, code: &str) -> Vec<u8> {
     )
 }
 
+/// A patch from `before` to `after` of `exercises/NAME/mine.rs`, as `git diff` writes it.
+fn patch(exercise: &Exercise, before: &str, after: &str) -> Result<String> {
+    let dir = std::env::temp_dir().join(format!("irqlock-class-patch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
+    let (a, b) = (dir.join("a.rs"), dir.join("b.rs"));
+    std::fs::write(&a, before)
+        .and_then(|()| std::fs::write(&b, after))
+        .context(|| "could not write".into())?;
+    let out = std::process::Command::new("diff")
+        .arg("-u")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .context(|| "could not run diff (diffutils)".into())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let target = format!("exercises/{}/mine.rs", exercise.name);
+    let body: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().skip(2).map(str::to_string).collect();
+    Ok(format!("--- a/{target}\n+++ b/{target}\n{}\n", body.join("\n")))
+}
+
 /// The class, with files that name `other` (another student's file) and `marker` (a file a
 /// student's Makefile would create).
 pub fn students(exercise: &Exercise, other: &Path, marker: &Path) -> Result<Vec<Student>> {
@@ -102,6 +123,11 @@ pub fn students(exercise: &Exercise, other: &Path, marker: &Path) -> Result<Vec<
                 (".git/HEAD".into(), b"ref: refs/heads/main\n".to_vec()),
                 (".git/refs/heads/main".into(), b"0123456789abcdef0123456789abcdef01234567\n".to_vec()),
             ],
+            expect: pass,
+        },
+        Student {
+            name: "correct-as-patch",
+            files: vec![("fix.patch".into(), patch(exercise, &v("starter")?, &solution)?.into_bytes())],
             expect: pass,
         },
         Student { name: "correct-crlf", files: file(solution.replace('\n', "\r\n").into_bytes()), expect: pass },
@@ -410,8 +436,14 @@ pub fn bench(settings: &Settings, choice: &Choice, jobs: usize, out: &Path) -> R
         shard,
         hidden_visibility: "after_due_date".into(),
     };
-    // Warm: the kernel, the toolchain and the page cache, with one shard's worth.
-    super::command(settings, choice, &options(out.join("grade-warm-up"), Some((1, 6))))?;
+    // Warm: the kernel, the toolchain and the page cache, with one submission.
+    let warm = out.join("grade-warm-class");
+    write(&warm, &class[..1])?;
+    super::command(
+        settings,
+        choice,
+        &Options { submissions: warm, ..options(out.join("grade-warm-up"), None) },
+    )?;
     let started = Instant::now();
     let code = super::command(settings, choice, &options(out.join("grade"), None))?;
     let seconds = started.elapsed().as_secs_f64();

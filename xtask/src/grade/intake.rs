@@ -174,11 +174,99 @@ pub fn take(submission: &Submission, exercise: &Exercise) -> Result<(String, Pat
     }
 }
 
+/// The patches (`*.patch`, `*.diff`) at the top of `dir`, in name order; links are left out.
+pub fn patches(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "patch" || e == "diff"))
+        .filter(|p| p.symlink_metadata().is_ok_and(|m| m.is_file()))
+        .collect();
+    found.sort();
+    found
+}
+
+/// A student's patch applied to the exercise's starter, as `exercises/NAME/mine.rs` (`git
+/// apply`, paths as `git diff` writes them: `a/exercises/NAME/mine.rs`), in the sandbox, in
+/// `work`. `None` when the student handed in no patch; a patch that does not apply, or changes
+/// no such file, is refused with git's words.
+pub fn take_patch(
+    submission: &Submission,
+    exercise: &Exercise,
+    starter: &str,
+    bwrap: &Path,
+    work: &Path,
+) -> Option<Result<(String, PathBuf), Refusal>> {
+    let patches = patches(&submission.dir);
+    let patch = patches.first()?;
+    let name = patch.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let target = format!("exercises/{}/{}", exercise.name, crate::exercise::spec::MINE);
+    let result = (|| {
+        let size = patch.symlink_metadata().map(|m| m.len()).unwrap_or(0);
+        if size > MAX_SOURCE_BYTES {
+            return Err(refuse(
+                "size",
+                format!("{name} has {size} bytes; the grader takes at most {MAX_SOURCE_BYTES}"),
+            ));
+        }
+        let text =
+            std::fs::read(patch).map_err(|e| refuse("no-file", format!("{name} could not be read: {e}")))?;
+        if !String::from_utf8_lossy(&text).contains(&target) {
+            return Err(refuse(
+                "file-name",
+                format!("{name} changes no {target}: make the patch against it"),
+            ));
+        }
+        let _ = std::fs::remove_dir_all(work);
+        let file = work.join(&target);
+        let made = std::fs::create_dir_all(file.parent().unwrap_or(work))
+            .and_then(|()| std::fs::write(&file, starter))
+            .and_then(|()| std::fs::write(work.join("submission.patch"), &text));
+        made.map_err(|e| refuse("no-file", format!("could not write {}: {e}", work.display())))?;
+        let mut apply = std::process::Command::new("/usr/bin/git");
+        apply.args(["apply", "--whitespace=nowarn", "--include", &target, "submission.patch"]);
+        let out = super::sandbox::wrap(bwrap, &apply, &[], work)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| refuse("patch", format!("git apply could not run: {e}")))?;
+        if !out.status.success() {
+            return Err(refuse(
+                "patch",
+                format!(
+                    "{name} does not apply to the starter: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| refuse("encoding", format!("the patched file is not UTF-8: {e}")))?;
+        Ok((text, PathBuf::from(&name)))
+    })();
+    Some(result)
+}
+
 /// Constructs a submission's own lines (the TODO blocks) may not hold, unless the exercise's
 /// own variants have the same line: they reach past the module (the guest's ports and files,
 /// such as the harness's serial channel) or change how it links.
 const FORBIDDEN: &[&str] =
     &["unsafe", "asm!", "global_asm!", "no_mangle", "link_section", "export_name", "extern"];
+
+/// The lines of the TODO blocks of `annotated`'s variants that hold a [`FORBIDDEN`] word and
+/// close every brace they open: a line such as `unsafe {` alone would let any code follow it.
+fn allowed_lines(annotated: &str, own: &dyn Fn(&str) -> Vec<(usize, String)>) -> Vec<String> {
+    let mut allowed = Vec::new();
+    for variant in source::variants(annotated).unwrap_or_default() {
+        if let Ok(generated) = source::generate(annotated, &variant) {
+            allowed.extend(own(&generated).into_iter().map(|(_, l)| l).filter(|l| {
+                let opens = l.matches('{').count();
+                opens == l.matches('}').count() && FORBIDDEN.iter().any(|w| l.contains(w))
+            }));
+        }
+    }
+    allowed
+}
 
 /// Why `text` is refused before it is built: its frame differs from the exercise's, or a line
 /// of its TODO blocks holds a [`FORBIDDEN`] word that no variant of the exercise has on that
@@ -199,12 +287,7 @@ pub fn screen(text: &str, annotated: &str) -> Result<(), Refusal> {
             .map(|(i, l)| (i + 1, l.trim().to_string()))
             .collect()
     };
-    let mut allowed = Vec::new();
-    for variant in source::variants(annotated).unwrap_or_default() {
-        if let Ok(generated) = source::generate(annotated, &variant) {
-            allowed.extend(own(&generated).into_iter().map(|(_, l)| l));
-        }
-    }
+    let allowed = allowed_lines(annotated, &own);
     for (number, line) in own(text) {
         let code = line.split("//").next().unwrap_or("");
         let word = FORBIDDEN.iter().find(|w| {
@@ -351,6 +434,68 @@ mod tests {
                 "{variant}"
             );
         }
+        // Every variant of every exercise passes the screen, which allows no line that opens
+        // an `unsafe` block without closing it.
+        for ex in spec::load_all(&spec::root()).unwrap() {
+            let annotated = ex.source().unwrap();
+            for variant in source::variants(&annotated).unwrap() {
+                let text = source::generate(&annotated, &variant).unwrap();
+                assert_eq!(screen(&text, &annotated), Ok(()), "{} {variant}", ex.name);
+            }
+        }
+        let open = source::generate(&annotated, "solution").unwrap().replacen(
+            "unsafe { irq::ThreadedRegistration::new(request, flags, c\"ex04\", Ok::<_, Error>(handler)) },",
+            "unsafe {\n            irq::ThreadedRegistration::new(request, flags, c\"ex04\", Ok::<_, Error>(handler))\n        },",
+            1,
+        );
+        assert_eq!(screen(&open, &annotated).unwrap_err().what, "forbidden");
+    }
+
+    /// A patch against the starter (as `git diff` writes one) is applied in the sandbox; one
+    /// that does not apply, or that changes another file, is refused.
+    #[test]
+    fn a_patch_is_applied_to_the_starter_or_refused() {
+        let Ok(bwrap) = super::super::sandbox::bwrap() else {
+            eprintln!("bwrap is not installed: not checked");
+            return;
+        };
+        let ex = exercise1();
+        let annotated = ex.source().unwrap();
+        let starter = source::generate(&annotated, "starter").unwrap();
+        let solution = source::generate(&annotated, "solution").unwrap();
+        let root = std::env::temp_dir().join(format!("irqlock-patch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (a, b) = (root.join("a"), root.join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("mine.rs"), &starter).unwrap();
+        std::fs::write(b.join("mine.rs"), &solution).unwrap();
+        let diff = std::process::Command::new("diff")
+            .arg("-u")
+            .arg(a.join("mine.rs"))
+            .arg(b.join("mine.rs"))
+            .output()
+            .unwrap();
+        let target = format!("exercises/{}/mine.rs", ex.name);
+        let body = String::from_utf8_lossy(&diff.stdout).lines().skip(2).collect::<Vec<_>>().join("\n");
+        let patch = format!("--- a/{target}\n+++ b/{target}\n{body}\n");
+        let student = root.join("student");
+        std::fs::create_dir_all(&student).unwrap();
+        std::fs::write(student.join("fix.patch"), &patch).unwrap();
+        let sub = Submission { student: "student".into(), dir: student.clone(), commit: None };
+        let (text, _) = take_patch(&sub, &ex, &starter, &bwrap, &root.join("work")).unwrap().unwrap();
+        assert_eq!(text, solution);
+        // Against the solution, the same patch does not apply.
+        let refused = take_patch(&sub, &ex, &solution, &bwrap, &root.join("work")).unwrap().unwrap_err();
+        assert_eq!(refused.what, "patch", "{}", refused.reason);
+        std::fs::write(student.join("fix.patch"), patch.replace(&target, "Makefile")).unwrap();
+        assert_eq!(
+            take_patch(&sub, &ex, &starter, &bwrap, &root.join("work")).unwrap().unwrap_err().what,
+            "file-name"
+        );
+        std::fs::remove_file(student.join("fix.patch")).unwrap();
+        assert!(take_patch(&sub, &ex, &starter, &bwrap, &root.join("work")).is_none());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -153,10 +153,6 @@ pub fn grade_one(
         graded.seconds = started.elapsed().as_secs_f64();
         graded
     };
-    let (text, _file) = match intake::take(submission, exercise) {
-        Ok(taken) => taken,
-        Err(refusal) => return refused(graded, refusal),
-    };
     let annotated = match exercise.source() {
         Ok(a) => a,
         Err(e) => {
@@ -164,6 +160,24 @@ pub fn grade_one(
             graded.checks = all_zero(lab, exercise, "error", &e.message);
             return graded;
         }
+    };
+    let (text, _file) = match intake::take(submission, exercise) {
+        Ok(taken) => taken,
+        Err(refusal) if ["no-file", "file-name"].contains(&refusal.what) => {
+            let starter = source::generate(&annotated, "starter").unwrap_or_default();
+            match intake::take_patch(
+                submission,
+                exercise,
+                &starter,
+                bwrap,
+                &work.join(&exercise.name).join("patch"),
+            ) {
+                Some(Ok(taken)) => taken,
+                Some(Err(refusal)) => return refused(graded, refusal),
+                None => return refused(graded, refusal),
+            }
+        }
+        Err(refusal) => return refused(graded, refusal),
     };
     if let Err(refusal) = intake::screen(&text, &annotated) {
         return refused(graded, refusal);
