@@ -330,7 +330,8 @@ pub fn grade_all(
     results.into_inner().expect("results").into_iter().flatten().collect()
 }
 
-/// Writes the gradebook (`gradebook.csv`, `gradebook.json`, `junit.xml`) at the top of `out`,
+/// Writes the gradebook (`gradebook.csv`, `gradebook-totals.csv`, `gradebook.json`,
+/// `junit.xml`) at the top of `out`,
 /// and each student's `feedback.txt` and Gradescope `results.json` under `students/<name>/`.
 pub fn write_outputs(out: &Path, graded: &[Graded], hidden_visibility: &str) -> Result<()> {
     let rows = report::rows(graded);
@@ -339,6 +340,7 @@ pub fn write_outputs(out: &Path, graded: &[Graded], hidden_visibility: &str) -> 
     };
     write(out.join("gradebook.csv"), report::csv(&rows))?;
     write(out.join("gradebook.json"), report::json(graded))?;
+    write(out.join("gradebook-totals.csv"), report::totals_csv(graded))?;
     write(out.join("junit.xml"), report::junit(&rows))?;
     let mut students: Vec<&str> = graded.iter().map(|g| g.student.as_str()).collect();
     students.dedup();

@@ -89,6 +89,21 @@ pub fn csv(rows: &[Row]) -> String {
     out
 }
 
+/// `gradebook-totals.csv`: one row per student, their commit (a clone's), score and maximum.
+pub fn totals_csv(graded: &[Graded]) -> String {
+    let mut out = String::from("student,commit,score,max_score\n");
+    let mut students: Vec<&str> = graded.iter().map(|g| g.student.as_str()).collect();
+    students.dedup();
+    for s in students {
+        let mine: Vec<&Graded> = graded.iter().filter(|g| g.student == s).collect();
+        let commit = mine.first().and_then(|g| g.commit.clone()).unwrap_or_default();
+        let score: u32 = mine.iter().map(|g| g.score()).sum();
+        let max: u32 = mine.iter().map(|g| g.max_score()).sum();
+        out += &format!("{},{commit},{score},{max}\n", csv_field(s));
+    }
+    out
+}
+
 /// `gradebook.json`: per student, the total and each exercise with its checks.
 pub fn json(graded: &[Graded]) -> String {
     let mut students: Vec<&str> = graded.iter().map(|g| g.student.as_str()).collect();
@@ -314,6 +329,10 @@ mod tests {
         assert_eq!(value["students"][0]["score"], 2);
         assert_eq!(value["students"][0]["max_score"], 3);
         assert_eq!(value["students"][1]["exercises"][0]["refused"]["what"], "no-file");
+        assert_eq!(
+            totals_csv(&graded()),
+            "student,commit,score,max_score\n\"ada, \"\"the first\"\"\",abc,2,3\n'=cmd,,0,3\n"
+        );
         let junit = junit(&rows);
         assert!(junit.contains("tests=\"4\" failures=\"3\""), "{junit}");
         assert!(junit.contains("a hidden check failed") && !junit.contains("unload\">BUG"), "{junit}");
