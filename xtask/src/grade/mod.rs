@@ -6,10 +6,12 @@
 //!
 //! Each (student, exercise) is taken in ([`intake`]: only the exercise's Rust file), screened
 //! (frame, forbidden constructs), built with the project's own `Kbuild` in a sandbox
-//! ([`sandbox`]), and judged as `cargo xtask exercise check` judges it, in a fresh guest per
-//! check booted from the kernel (no snapshot: nothing a submission did is kept or cached).
-//! Every step is bounded: the file's size, the build's time, each check's VM time and console
-//! bytes; a check that hung ends the submission's later checks (`not-run`).
+//! ([`sandbox`]), and judged as `cargo xtask exercise check` judges it: each check resumes a
+//! snapshot of a guest booted with the module in its initramfs, never loaded (`--no-snapshot`:
+//! each check boots the kernel), so nothing a submission did is kept. Every step is bounded:
+//! the file's size, the build's time, each check's VM time and console bytes; a check that hung
+//! ends the submission's later checks (`not-run`); a guest that never reached user space is
+//! booted again.
 
 pub mod class;
 pub mod intake;
@@ -104,7 +106,7 @@ fn all_zero(lab: &Lab, exercise: &Exercise, status: &'static str, reason: &str) 
         .collect()
 }
 
-/// A copy of `lab` whose checks write under `out`, and boot every guest from the kernel.
+/// A copy of `lab` whose checks write under `out`.
 fn lab_for(lab: &Lab, out: PathBuf) -> Lab {
     Lab {
         settings: lab.settings,
@@ -112,7 +114,7 @@ fn lab_for(lab: &Lab, out: PathBuf) -> Lab {
         kernel: lab.kernel.clone(),
         flavour: lab.flavour,
         out,
-        snapshots: false,
+        snapshots: lab.snapshots,
         accel: lab.accel,
     }
 }
@@ -232,7 +234,31 @@ pub fn grade_one(
             continue;
         }
         let only = [check.name.clone()];
-        match exercise::run_checks(&check_lab, exercise, &built, "submission", Some(&only)) {
+        // A guest that never reached user space ran nothing of the submission (a boot starved
+        // of CPU: the kernel's timer check failing, the time limit passing during the boot):
+        // it is booted again, and after BOOTS such boots the check is the harness's error.
+        let mut outcome = exercise::run_checks(&check_lab, exercise, &built, "submission", Some(&only));
+        for _ in 1..BOOTS {
+            match &outcome {
+                Ok(runs) if runs.iter().any(|r| !r.verdict.passed() && !started_user_space(r)) => {
+                    eprintln!(
+                        "grade: {} {}: the guest never reached user space; booting again",
+                        submission.student, check.name
+                    );
+                    outcome = exercise::run_checks(&check_lab, exercise, &built, "submission", Some(&only));
+                }
+                _ => break,
+            }
+        }
+        if let Ok(runs) = &outcome {
+            if runs.iter().any(|r| !r.verdict.passed() && !started_user_space(r)) {
+                outcome = Err(Error::unavailable(format!(
+                    "the guest of check {} never reached user space in {BOOTS} boots: not the submission's doing",
+                    check.name
+                )));
+            }
+        }
+        match outcome {
             Ok(runs) => {
                 for run in runs {
                     let passed = run.verdict.passed();
@@ -276,6 +302,16 @@ pub fn grade_one(
     }
     graded.seconds = started.elapsed().as_secs_f64();
     graded
+}
+
+/// Boots of a check whose guest never reached user space, before it is the harness's error.
+const BOOTS: usize = 3;
+
+/// Whether the guest of `run` reached user space: its init said so on the harness channel
+/// (the module is loaded only after that).
+fn started_user_space(run: &exercise::CheckRun) -> bool {
+    std::fs::read_to_string(run.console.with_file_name("harness.log"))
+        .is_ok_and(|log| log.contains(&crate::guest::boot_marker()))
 }
 
 /// Minutes and seconds, for the progress line.
