@@ -154,6 +154,8 @@ pub fn bench(settings: &Settings, source: &Choice, jobs: usize) -> Result<i32> {
     );
     out +=
         &format!("cargo xtask test --repeat 100 about {:.0} min (100 x the matrix)\n", matrix * 100.0 / 60.0);
+    out += &crate::grade::class::bench(settings, source, jobs, &prepared.out)
+        .unwrap_or_else(|e| format!("grading: could not be measured: {}\n", e.message));
     print!("{out}");
     eprintln!("bench: output in {}", prepared.out.display());
     let failed =

@@ -151,6 +151,7 @@ impl Prepared {
             boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
             harness_log: Some(dir.join("harness.log")),
             resume: None,
+            console_cap: None,
         })
     }
 }

@@ -28,6 +28,7 @@ mod bench;
 mod demo;
 mod exercise;
 mod flowchart;
+mod grade;
 mod harness;
 mod kunit;
 mod labs;
@@ -207,6 +208,35 @@ enum Commands {
         #[command(flatten)]
         kernel: KernelArgs,
     },
+    /// Grade a class: every exercise's checks on each student's directory under DIR, into a
+    /// gradebook (CSV, JSON), feedback and Gradescope results.json per student, and JUnit.
+    Grade {
+        /// One sub-directory per student, holding the exercise's file (`01-mutex-in-hard-irq.rs`,
+        /// `01-mutex-in-hard-irq/mine.rs`, a clone of this repository, or a patch to the starter).
+        #[arg(required_unless_present = "class_test")]
+        dir: Option<PathBuf>,
+        /// Where everything goes; the gradebook at its top.
+        #[arg(long, value_name = "DIR", default_value = "target/irqlock-grade")]
+        output: PathBuf,
+        /// Only this exercise, by number or name (repeatable; default: every exercise).
+        #[arg(long = "exercise", value_name = "N")]
+        exercises: Vec<String>,
+        /// Submissions graded at once (default: the number of CPUs).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        jobs: Option<u32>,
+        /// Only the students of shard K of N, split by a hash of each student's name.
+        #[arg(long, value_name = "K/N", value_parser = grade::intake::parse_shard)]
+        shard: Option<(u32, u32)>,
+        /// Gradescope visibility of the hidden checks' results.
+        #[arg(long, default_value = "after_due_date", value_parser = ["hidden", "after_due_date", "after_published"])]
+        hidden_visibility: String,
+        /// Grade a generated class of 31 (correct, wrong and hostile submissions of exercise 1)
+        /// and check every row of its gradebook.
+        #[arg(long, conflicts_with = "dir")]
+        class_test: bool,
+        #[command(flatten)]
+        kernel: KernelArgs,
+    },
     /// Print the kernel reports in a console log, one per line.
     Triage {
         /// The console log (with --score, a directory of them).
@@ -346,6 +376,15 @@ fn run(cli: Cli) -> Result<i32> {
                     exercise::shell(settings, &kernel.choice(), &which, solution)
                 }
             };
+        }
+        Commands::Grade { dir, output, exercises, jobs, shard, hidden_visibility, class_test, kernel } => {
+            let jobs = jobs.map_or_else(default_jobs, |n| n as usize);
+            if class_test {
+                return grade::class::test(settings, &kernel.choice(), &output, jobs);
+            }
+            let submissions = dir.unwrap_or_default();
+            let options = grade::Options { submissions, output, exercises, jobs, shard, hidden_visibility };
+            return grade::command(settings, &kernel.choice(), &options);
         }
         Commands::Triage { file, score: true, .. } => return triage::score::command(&file),
         Commands::Triage { file, json, .. } => return triage::command(&file, json),

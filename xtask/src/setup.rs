@@ -136,6 +136,11 @@ fn requirements() -> Vec<Requirement> {
             install: Install::Apt(&["busybox-static"]),
         },
         Requirement {
+            what: "bubblewrap, the sandbox `cargo xtask grade` builds each submission in",
+            present: || on_path("bwrap"),
+            install: Install::Apt(&["bubblewrap"]),
+        },
+        Requirement {
             what: "QEMU for x86_64 with the edu device",
             present: || on_path("qemu-system-x86_64"),
             install: Install::AptBackports(&["qemu-system-x86"]),

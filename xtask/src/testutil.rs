@@ -27,6 +27,7 @@ pub fn vm() -> Vm {
         until: None,
         stop_when_broken: false,
         quiet: None,
+        console_cap: None,
     }
 }
 

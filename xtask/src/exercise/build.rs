@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A build that takes longer than this is stopped: a learner's file cannot keep the harness.
-const BUILD_DEADLINE: Duration = Duration::from_secs(180);
+pub const BUILD_DEADLINE: Duration = Duration::from_secs(180);
 /// The most of the build log shown for a compile error.
 const SHOWN_LINES: usize = 60;
 
@@ -81,6 +81,23 @@ pub fn build(
     origin: &Path,
     out: &Path,
 ) -> Result<Built> {
+    build_with(settings, tools, kernel, exercise, text, origin, out, &|make| make, BUILD_DEADLINE)
+}
+
+/// As [`build`], with the `make` command passed through `wrap` first (`cargo xtask grade`
+/// runs it in a sandbox) and stopped past `deadline`.
+#[allow(clippy::too_many_arguments)]
+pub fn build_with(
+    settings: &Settings,
+    tools: &Toolchain,
+    kernel: &kernel::Build,
+    exercise: &Exercise,
+    text: &str,
+    origin: &Path,
+    out: &Path,
+    wrap: &dyn Fn(Command) -> Command,
+    deadline: Duration,
+) -> Result<Built> {
     let module = &exercise.spec.module;
     let compiled = write_tree(exercise, text, out)?;
     let ko = out.join(format!("{module}.ko"));
@@ -90,12 +107,13 @@ pub fn build(
         // Debug info, so that a report's frames name the learner's lines.
         .arg("KRUSTFLAGS=-Cdebuginfo=2")
         .arg("modules");
+    let mut make = wrap(make);
     let log = out.join("build.log");
     if settings.dry_run {
         println!("{} > {}", cmd::display(&make), log.display());
         return Ok(Built { ko, compiled, origin: origin.to_path_buf() });
     }
-    let status = run_bounded(&mut make, &log, BUILD_DEADLINE)?;
+    let status = run_bounded(&mut make, &log, deadline)?;
     let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
     match status {
         Some(true) if ko.is_file() => Ok(Built { ko, compiled, origin: origin.to_path_buf() }),
@@ -117,7 +135,7 @@ pub fn build(
             message: format!(
                 "building {} took longer than {}s and was stopped; log: {}",
                 origin.display(),
-                BUILD_DEADLINE.as_secs(),
+                deadline.as_secs(),
                 log.display()
             ),
             exit_code: EXIT_FAIL,

@@ -35,6 +35,10 @@ use std::time::{Duration, Instant};
 /// irqlock's: one per module built and machine.
 const KEEP: usize = 8;
 
+/// The most of a check's console kept, in bytes: a check's console is 10-60 KB (a flood of
+/// 500 lines included); a module that prints past this is stopped and fails as a flood.
+pub const CONSOLE_CAP: u64 = 1 << 20;
+
 /// What a check needs from the harness: the tools, the lab kernel and this run's directory.
 pub struct Lab {
     /// The command's settings, passed on to every build and boot.
@@ -141,6 +145,7 @@ fn check_vm(
     // A learner's module that hangs or breaks the kernel is seen in seconds, not waited out.
     vm.stop_when_broken = true;
     vm.quiet = Some(crate::scenario::QUIET);
+    vm.console_cap = Some(CONSOLE_CAP);
     Ok(vm)
 }
 
@@ -213,7 +218,22 @@ pub fn run_checks(
             end: run.end,
             timeout_s: exercise.spec.timeout_s,
         };
-        let verdict = judge::judge(&exercise.spec, check, nonce, &boot);
+        let mut verdict = judge::judge(&exercise.spec, check, nonce, &boot);
+        if run.capped {
+            // The harness stopped the guest: what it did not finish is the flood's doing.
+            verdict
+                .failures
+                .retain(|f| !["hang", "panic", "check-line", "lockdep-off"].contains(&f.what.as_str()));
+            verdict.failures.insert(
+                0,
+                judge::Failure {
+                    what: "flood".into(),
+                    message: format!(
+                        "the console passed {CONSOLE_CAP} bytes and the guest was stopped: a flood"
+                    ),
+                },
+            );
+        }
         runs.push(CheckRun {
             check: check.clone(),
             verdict,
@@ -248,7 +268,7 @@ fn shown(path: &Path) -> PathBuf {
 }
 
 /// What a learner reads about one check.
-fn explain(exercise: &Exercise, built: &Built, run: &CheckRun) -> String {
+pub fn explain(exercise: &Exercise, built: &Built, run: &CheckRun) -> String {
     let name = if run.check.hidden { format!("{} (hidden)", run.check.name) } else { run.check.name.clone() };
     if run.verdict.passed() {
         return format!("ok   {name}: {} ({:.1}s)\n", run.check.description, run.seconds);

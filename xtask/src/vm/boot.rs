@@ -33,6 +33,8 @@ struct Watch {
     broken_at_ms: AtomicU64,
     /// Its report has ended (`</TASK>` or `---[ end trace` after it).
     broken_ended: AtomicBool,
+    /// The console reached [`Vm::console_cap`].
+    capped: AtomicBool,
 }
 
 impl Watch {
@@ -84,7 +86,7 @@ impl Vm {
         // and for a point of no return.
         let watch = Arc::new(Watch::default());
         let reader = {
-            let (until, watch) = (self.until.clone(), watch.clone());
+            let (until, watch, cap) = (self.until.clone(), watch.clone(), self.console_cap);
             std::thread::spawn(move || -> std::io::Result<()> {
                 let mut buffer = [0u8; 4096];
                 let mut out = std::io::stdout();
@@ -92,12 +94,28 @@ impl Vm {
                 let mut tail: Vec<u8> = Vec::new();
                 // The console line being read (its first 4 KiB).
                 let mut line: Vec<u8> = Vec::new();
+                let mut written: u64 = 0;
                 loop {
                     let n = stdout.read(&mut buffer)?;
                     if n == 0 {
                         return Ok(());
                     }
-                    log.write_all(&buffer[..n])?;
+                    if let Some(cap) = cap {
+                        // Past the cap nothing more is kept; QEMU is stopped, its pipe drained.
+                        if watch.capped.load(Ordering::Relaxed) {
+                            continue;
+                        }
+                        let room = cap.saturating_sub(written).min(n as u64) as usize;
+                        log.write_all(&buffer[..room])?;
+                        written += room as u64;
+                        if room < n {
+                            writeln!(log, "\n{}", super::CONSOLE_CAPPED)?;
+                            watch.capped.store(true, Ordering::Relaxed);
+                            continue;
+                        }
+                    } else {
+                        log.write_all(&buffer[..n])?;
+                    }
                     watch.output(start);
                     for &byte in &buffer[..n] {
                         if byte == b'\n' {
@@ -164,9 +182,10 @@ impl Vm {
                 }
             }
             let timed_out = !self.interactive && start.elapsed() >= self.timeout;
-            if seen || boot_hang || timed_out || hung || broken {
+            let capped = watch.capped.load(Ordering::Relaxed);
+            if seen || boot_hang || timed_out || hung || broken || capped {
                 if let Some(monitor) = monitor.as_mut() {
-                    self.diagnose(monitor, console, timed_out, seen || hung || broken);
+                    self.diagnose(monitor, console, timed_out, seen || hung || broken || capped);
                 }
                 let _ = child.kill();
                 let _ = child.wait();
@@ -202,7 +221,7 @@ impl Vm {
                 End::Exited(status.code())
             }
         };
-        Ok(Run { end, console: console.to_path_buf(), wall })
+        Ok(Run { end, console: console.to_path_buf(), wall, capped: watch.capped.load(Ordering::Relaxed) })
     }
 }
 
@@ -321,6 +340,31 @@ mod timeouts {
         // Only when asked: `cargo xtask run` shows what follows.
         let run = vm(report, &d).boot(&d.join("console.log"), false).unwrap();
         assert_eq!(run.end, End::TimedOut);
+    }
+
+    #[test]
+    fn a_console_past_its_cap_is_cut_and_the_guest_stopped() {
+        let d = dir("flood");
+        let mut flood =
+            vm("echo 'irqlock-harness: begin'; yes 'flood flood flood' | head -c 1000000; exec sleep 30", &d);
+        flood.console_cap = Some(4096);
+        let run = flood.boot(&d.join("console.log"), false).unwrap();
+        assert!(run.capped);
+        let text = std::fs::read_to_string(&run.console).unwrap();
+        assert_eq!(text.len(), 4096 + crate::vm::CONSOLE_CAPPED.len() + 2, "{}", text.len());
+        assert!(text.ends_with(&format!("{}\n", crate::vm::CONSOLE_CAPPED)));
+        // Stopped once the cap was reached, long before the 3 s timeout.
+        assert!(run.wall < Duration::from_secs(3), "{:?}", run.wall);
+        // Without a cap, the same guest is kept whole and runs to its timeout.
+        let whole =
+            vm("echo 'irqlock-harness: begin'; yes 'flood flood flood' | head -c 100000; exec sleep 30", &d)
+                .boot(&d.join("console.log"), false)
+                .unwrap();
+        assert!(!whole.capped);
+        assert_eq!(
+            std::fs::metadata(&whole.console).unwrap().len(),
+            100000 + "irqlock-harness: begin\n".len() as u64
+        );
     }
 
     #[test]

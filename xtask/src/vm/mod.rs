@@ -57,6 +57,9 @@ pub struct Vm {
     /// CPUs are; each in the same function in three looks is [`End::Hung`]. Needs the monitor of a
     /// resumed guest.
     pub quiet: Option<Duration>,
+    /// The most bytes of the console kept, in bytes: past it the harness stops QEMU and the
+    /// run is [`Run::capped`] (a guest that floods its console). `None`: no limit.
+    pub console_cap: Option<u64>,
 }
 
 /// A saved guest to resume, and what to tell it.
@@ -76,7 +79,13 @@ pub struct Run {
     pub end: End,
     pub console: PathBuf,
     pub wall: Duration,
+    /// The console reached [`Vm::console_cap`]: the file holds its first bytes, then the line
+    /// [`CONSOLE_CAPPED`], and QEMU was stopped.
+    pub capped: bool,
 }
+
+/// The line the harness writes at the end of a console it stopped at [`Vm::console_cap`].
+pub const CONSOLE_CAPPED: &str = "irqlock: the harness stopped the guest: its console reached the size limit";
 
 /// How the VM ended.
 #[derive(Debug, Clone, Copy, PartialEq)]
