@@ -76,8 +76,9 @@ pub(crate) const PRELUDE: &str = "#!/bin/busybox sh\n\
 ///   carries nothing else, for the harness: on the console, kernel messages can cut a line.
 /// - `irqlock_begin` opens ttyS1 (unless the waiting guest kept it open) and says that user
 ///   space runs.
-/// - `irqlock_step N COMMAND` announces step N; `irqlock_exit N STATUS` copies the step's
-///   output and reports its exit status.
+/// - `irqlock_run N COMMAND` runs step N: announces it, runs the command whole in a subshell
+///   (`a; b && c | d` is captured entirely, `exit` ends the step only), copies its output, and
+///   reports its exit status. A step is then one short line, written once.
 /// - `irqlock_end` reports the taint mask and `end`, closes ttyS1 (its last close waits until
 ///   its output has been sent), and writes [`FLUSHED`] through the kernel's log.
 /// - `irqlock_rescan_pci` forgets QEMU's edu devices (vendor 0x1234) and finds them again.
@@ -86,8 +87,11 @@ pub(crate) fn library() -> String {
     format!(
         "irqlock_say() {{ printf '%s\\n' \"$1\"; printf '%s\\n' \"$1\" >&3; }}\n\
          irqlock_begin() {{ [ -n \"$harness_open\" ] || exec 3>> {HARNESS_TTY}; irqlock_say '{begin}'; }}\n\
-         irqlock_step() {{ irqlock_say \"{MARKER} step $1: $2\"; }}\n\
-         irqlock_exit() {{\n\
+         irqlock_run() {{\n\
+         \x20 irqlock_say \"{MARKER} step $1: $2\"\n\
+         \x20 ( eval \"$2\"\n\
+         \x20 ) > /tmp/out 2>&1\n\
+         \x20 set -- \"$1\" $?\n\
          \x20 while IFS= read -r line || [ -n \"$line\" ]; do irqlock_say \"$line\"; done < /tmp/out\n\
          \x20 irqlock_say \"{MARKER} step $1: exit=$2\"\n\
          }}\n\
@@ -137,15 +141,10 @@ pub fn steps_script(steps: &[Step], finish: Finish) -> String {
 /// output to be sent). The harness then stops the VM rather than wait for it to reboot.
 pub const FLUSHED: &str = "irqlock-harness: console flushed";
 
-/// The init script's lines for step `n`: announce it, run it whole (a subshell, so that
-/// `a; b && c | d` is captured entirely), and report the exit status of the whole entry.
+/// The init script's line for step `n`: `irqlock_run` announces it, runs it whole and reports
+/// the exit status of the whole entry.
 fn step_script(n: usize, step: &Step) -> String {
-    let command = step.command();
-    // The newline before `)` keeps a trailing `# comment` from swallowing it.
-    format!(
-        "irqlock_step {n} {}\n( {command}\n) > /tmp/out 2>&1\nirqlock_exit {n} $?\n",
-        cmd::quote(&command)
-    )
+    format!("irqlock_run {n} {}\n", cmd::quote(&step.command()))
 }
 
 /// What the init script's markers say: each step's exit status, the taint, the end.
@@ -194,14 +193,9 @@ mod tests {
             &[Step::Insmod(vec!["lock=mutex".into(), "x=a b".into()]), Step::Rmmod],
             Finish::PowerOff,
         );
-        let step1 = r"irqlock_step 1 'insmod /irqlock.ko lock=mutex '\''x=a b'\'''";
+        let step1 = r"irqlock_run 1 'insmod /irqlock.ko lock=mutex '\''x=a b'\'''";
         assert!(script.contains(&format!("\nirqlock_begin\n{step1}\n")), "{script}");
-        assert!(script
-            .contains("( insmod /irqlock.ko lock=mutex 'x=a b'\n) > /tmp/out 2>&1\nirqlock_exit 1 $?\n"));
-        assert!(script.contains(
-            "irqlock_step 2 'rmmod irqlock'\n( rmmod irqlock\n) > /tmp/out 2>&1\nirqlock_exit 2 $?\n"
-        ));
-        assert!(script.ends_with("irqlock_exit 2 $?\nirqlock_end\nreboot -f\n"), "{script}");
+        assert!(script.ends_with("\nirqlock_run 2 'rmmod irqlock'\nirqlock_end\nreboot -f\n"), "{script}");
     }
 
     /// Runs `script` with the host's `sh`, a file standing in for ttyS1 (fd 3); returns what

@@ -177,7 +177,7 @@ impl Vm {
                     || silent_ms >= BROKEN_QUIET.as_millis() as u64);
             if let (Some(quiet), Some(monitor), false) = (self.quiet, monitor.as_mut(), self.interactive) {
                 if silent_ms >= quiet.as_millis() as u64 && now_ms >= next_look_ms && !seen && !broken {
-                    hung = self.is_stuck(monitor, console);
+                    hung = self.is_stuck(monitor, console, child.id());
                     next_look_ms = start.elapsed().as_millis() as u64 + quiet.as_millis() as u64;
                 }
             }
@@ -237,8 +237,10 @@ fn start_resumed(
     let mut channel = connect(&socket_path(log, "sock"))?;
     let mut monitor = Monitor::connect(&socket_path(log, "mon"))?;
     monitor.wait_status("paused", Duration::from_secs(30))?;
-    monitor.run("cont")?;
-    send_steps(&mut channel, &resume.send)?;
+    send_steps(&mut channel, &resume.send, || {
+        monitor.run("cont")?;
+        Ok(())
+    })?;
     let mut file = File::create(log).context(|| format!("could not create {}", log.display()))?;
     let copier = std::thread::spawn(move || {
         let mut buffer = [0u8; 4096];

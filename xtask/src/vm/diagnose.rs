@@ -7,7 +7,7 @@
 use super::monitor::Monitor;
 use super::Vm;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Vm {
     /// Records what explains a stop: at a timeout (`timed_out`, the awaited text not `seen`),
@@ -60,25 +60,47 @@ impl Vm {
     }
 
     /// Whether a silent guest is stuck: every CPU in the same function (outside the kernel
-    /// image, the same 4 KiB page) in [`LOOKS`] looks [`LOOK_APART`] apart, and not every one
-    /// of them idle. A stuck guest is recorded as at a timeout.
-    pub(super) fn is_stuck(&self, monitor: &mut Monitor, console: &Path) -> bool {
-        let Some((mut registers, first)) = self.cpu_places(monitor) else { return false };
+    /// image, the same 4 KiB page) in at least [`LOOKS`] looks [`LOOK_APART`] apart, while QEMU
+    /// (process `qemu`) ran the guest for [`STUCK_CPU`] of host CPU time, and not every CPU
+    /// idle. Host CPU time, not the time between looks, is the guest's progress: a guest the
+    /// host starves (four guests on two cores) can sit in one long function (lockdep's graph
+    /// walk) for a few hundred milliseconds of wall time, but not for a second of its own
+    /// running; a CPU spinning in place keeps QEMU's thread busy, so the second passes in about
+    /// a second. Gives up (not stuck) after [`LOOKING_AT_MOST`]; the next silence looks again.
+    pub(super) fn is_stuck(&self, monitor: &mut Monitor, console: &Path, qemu: u32) -> bool {
+        let Some((_, first)) = self.cpu_places(monitor) else { return false };
         // Every CPU in the idle loop is a guest waiting for a timer or a sleep to end (a
         // module's init that waits for interrupts that never come): the timeout judges it.
         if first.is_empty() || first.iter().all(|p| IDLE.contains(&place_key(p).as_str())) {
             return false;
         }
-        for _ in 1..LOOKS {
+        let started = Instant::now();
+        let ran_from = cpu_seconds(qemu);
+        let mut looks = 1;
+        loop {
             std::thread::sleep(LOOK_APART);
-            let Some((now, places)) = self.cpu_places(monitor) else { return false };
+            let Some((registers, places)) = self.cpu_places(monitor) else { return false };
             if !first.iter().map(|p| place_key(p)).eq(places.iter().map(|p| place_key(p))) {
                 return false;
             }
-            registers = now;
+            looks += 1;
+            // Without /proc (not Linux), the time between looks stands for it.
+            let ran = match (ran_from, cpu_seconds(qemu)) {
+                (Some(from), Some(now)) => now - from,
+                _ => started.elapsed().as_secs_f64(),
+            };
+            if looks >= LOOKS && ran >= STUCK_CPU.as_secs_f64() {
+                let why = format!(
+                    "silent, each CPU in the same place {looks} times over {:.1} s while QEMU ran it for {ran:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                write_hang(console, &registers, &first, &why);
+                return true;
+            }
+            if started.elapsed() >= LOOKING_AT_MOST {
+                return false;
+            }
         }
-        write_hang(console, &registers, &first, &format!("silent, each CPU in the same place {LOOKS} times"));
-        true
     }
 
     /// Where each CPU of a hung guest was when the harness stopped it: the registers in
@@ -101,12 +123,27 @@ fn write_hang(console: &Path, registers: &str, places: &[String], when: &str) {
     eprintln!("qemu: stopped a hung guest ({when}); {}; registers in {}", places.join(", "), file.display());
 }
 
-/// How many looks at a silent guest's CPUs, and how far apart: a guest the host starves can
-/// spend a few hundred milliseconds in one long function (lockdep's graph walk, under
-/// emulation), which two looks 300 ms apart once took for a hang on a machine running four
-/// guests on two cores.
+/// The fewest looks at a silent guest's CPUs before it is called stuck, how far apart, the
+/// host CPU time QEMU must have had between the first and the last (see [`Vm::is_stuck`]),
+/// and how long the looks may go on before the guest is left to run (a guest the host barely
+/// runs is looked at again after its next silence). A guest the host starved once took two
+/// looks 300 ms apart for a hang, deep in lockdep: a second of its own running is several
+/// times what that walk took.
 const LOOKS: usize = 3;
-const LOOK_APART: Duration = Duration::from_millis(500);
+const LOOK_APART: Duration = Duration::from_millis(250);
+const STUCK_CPU: Duration = Duration::from_secs(1);
+const LOOKING_AT_MOST: Duration = Duration::from_secs(4);
+
+/// The host CPU time process `pid` has had (every thread, user and system), in seconds: the
+/// 14th and 15th fields of `/proc/PID/stat`, in clock ticks of 1/100 s (`USER_HZ`; proc(5)).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
 
 /// Where an idle x86 CPU waits for its next interrupt (`arch/x86/kernel/process.c`, the
 /// `HLT` of `default_idle` and the paravirtual halts; `kernel/sched/idle.c`'s polling loop).
@@ -150,6 +187,20 @@ fn name_address(system_map: &str, address: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// This process's own CPU time grows while it spins, and an unknown process has none.
+    #[test]
+    fn cpu_seconds_counts_what_a_process_ran() {
+        let me = std::process::id();
+        let before = cpu_seconds(me).expect("this process's /proc/PID/stat");
+        // However loaded the host, spinning adds CPU time; a reading that never moves fails.
+        let spin = Instant::now();
+        while cpu_seconds(me).unwrap() - before < 0.1 {
+            assert!(spin.elapsed() < Duration::from_secs(30), "no CPU time counted in 30 s of spinning");
+            std::hint::black_box((0..10_000u64).sum::<u64>());
+        }
+        assert_eq!(cpu_seconds(u32::MAX), None);
+    }
 
     #[test]
     fn a_stuck_cpu_is_one_function_or_one_page() {

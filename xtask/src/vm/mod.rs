@@ -54,8 +54,8 @@ pub struct Vm {
     /// ([`crate::triage::POINTS_OF_NO_RETURN`]) has ended: [`End::Broken`].
     pub stop_when_broken: bool,
     /// After this long without a byte from the guest (console or channel), look at where its
-    /// CPUs are; each in the same function in three looks is [`End::Hung`]. Needs the monitor of a
-    /// resumed guest.
+    /// CPUs are; each in the same function while QEMU runs it for a second is [`End::Hung`].
+    /// Needs the monitor of a resumed guest.
     pub quiet: Option<Duration>,
     /// The most bytes of the console kept, in bytes: past it the harness stops QEMU and the
     /// run is [`Run::capped`] (a guest that floods its console). `None`: no limit.
@@ -95,7 +95,8 @@ pub enum End {
     /// The timeout passed and the harness stopped QEMU.
     TimedOut,
     /// The guest fell silent (no console, no step output) with every CPU in the same function
-    /// in three looks, and the harness stopped QEMU: a hang, seen before the timeout.
+    /// while QEMU ran it for a second, and the harness stopped QEMU: a hang, seen before the
+    /// timeout.
     Hung,
     /// The console showed a point of no return ([`crate::triage::POINTS_OF_NO_RETURN`]) and
     /// its report ended, and the harness stopped QEMU: what a broken kernel does next is not

@@ -30,10 +30,14 @@ pub const STEPS_RECEIVED: &str = "irqlock-harness: steps received ";
 /// answers that they arrived whole. The steps keep ttyS1 open on fd 3 alone (fd 4 closed): the
 /// steps' last close of the port must be the one that waits until their output has been sent.
 /// Every scenario resumes the same waiting guest, in which nothing of the module ever ran.
+/// ttyS1 runs at 115200 baud with the receive FIFO's interrupt at 14 bytes: QEMU hands the
+/// port at most the FIFO's trigger level at a time, and a shorter tail waits four characters'
+/// time, so the steps arrive in fewer, shorter waits.
 pub fn waiting_init_script() -> String {
     format!(
         "{PRELUDE}{library}\
-         stty -F {HARNESS_TTY} raw -echo\n\
+         stty -F {HARNESS_TTY} raw -echo 115200\n\
+         echo 14 > /sys/class/tty/ttyS1/rx_trig_bytes 2>/dev/null\n\
          exec 4<> {HARNESS_TTY}\n\
          i=0\n\
          while [ \"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\" != tsc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
@@ -68,13 +72,22 @@ fn receive_steps() -> String {
 /// Sends `steps` to a resumed guest, which answers with how many bytes it received: the first
 /// bytes to a freshly resumed guest can be lost (seen on PREEMPT_RT, whose serial port is
 /// served by a thread), so each copy follows [`SYNC`] lines, and a copy that arrived
-/// short is sent again.
-pub(super) fn send_steps(channel: &mut UnixStream, steps: &str) -> Result<()> {
+/// short is sent again. `after_first_copy` runs once the first copy is written (the harness
+/// lets the paused guest run there, so that it finds its steps already waiting).
+pub(super) fn send_steps(
+    channel: &mut UnixStream,
+    steps: &str,
+    after_first_copy: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let mut after_first_copy = Some(after_first_copy);
     let want = steps.len().to_string();
     let payload = format!("{sync}\n{sync}\n{sync}\n{steps}{go}\n", sync = SYNC, go = GO);
     channel.set_read_timeout(Some(Duration::from_secs(30))).context(|| "the guest's channel".into())?;
     for attempt in 1..=3 {
         channel.write_all(payload.as_bytes()).context(|| "sending the steps to the guest".into())?;
+        if let Some(then) = after_first_copy.take() {
+            then()?;
+        }
         let line = read_line(channel).map_err(|e| {
             Error::unavailable(format!(
                 "the resumed guest did not say what steps it received within 30 s ({e}); its \
@@ -153,7 +166,7 @@ mod tests {
             .spawn()
             .unwrap();
         host.write_all(b"rt-lost-this").unwrap();
-        send_steps(&mut host, &sent).unwrap();
+        send_steps(&mut host, &sent, || Ok(())).unwrap();
         let out = shell.wait_with_output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), sent);
     }
