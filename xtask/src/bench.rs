@@ -58,7 +58,7 @@ pub fn bench(settings: &Settings, source: &Choice, jobs: usize) -> Result<i32> {
     // The scenarios and lab blocks as `cargo xtask test` runs them on this kernel.
     let scenarios: Vec<_> = scenario::load_all(&project_dir().join("tests/scenarios"))?
         .iter()
-        .filter_map(|s| s.for_kernel(source.flavour))
+        .filter_map(|s| s.for_target(source.flavour, source.arch))
         .collect();
     let blocks: Vec<_> = labs::load(&project_dir().join("docs/labs"))?
         .into_iter()

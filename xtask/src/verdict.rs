@@ -521,7 +521,7 @@ mod fixtures {
     fn each_rt_scenario_passes_on_its_own_rt_boot() {
         let rt: Vec<Scenario> = scenarios().iter().filter_map(|s| s.for_kernel(Flavour::Rt)).collect();
         for scenario in &rt {
-            let path = crate::labs::fixture_path(Flavour::Rt, &scenario.name);
+            let path = crate::labs::fixture_path(Flavour::Rt, crate::arch::Arch::X86_64, &scenario.name);
             let log = std::fs::read_to_string(&path).unwrap_or_else(|e| {
                 panic!(
                     "{}: {e}; run `cargo xtask test --kernel rt --filter {}`, then \
