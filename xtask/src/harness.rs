@@ -149,7 +149,7 @@ impl Prepared {
             until: (finish == Finish::PowerOff).then(|| FLUSHED.to_string()),
             stop_when_broken: false,
             quiet: None,
-            boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
+            boot_marker: Some((boot_marker(), BOOT_DEADLINE * self.tools.arch.boot_factor())),
             harness_log: Some(dir.join("harness.log")),
             resume: None,
         })

@@ -204,6 +204,10 @@ enum Commands {
         /// VMs to run at once (default: the number of CPUs).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         jobs: Option<u32>,
+        /// Also the bare boot and the whole matrix on this architecture, in the same run, with
+        /// their ratios to --arch's (e.g. `--other-arch arm64`).
+        #[arg(long, value_enum, value_name = "ARCH")]
+        other_arch: Option<arch::Arch>,
         #[command(flatten)]
         kernel: KernelArgs,
     },
@@ -334,9 +338,9 @@ fn run(cli: Cli) -> Result<i32> {
                 },
             );
         }
-        Commands::Bench { jobs, kernel } => {
+        Commands::Bench { jobs, other_arch, kernel } => {
             let jobs = jobs.map_or_else(default_jobs, |n| n as usize);
-            return bench::bench(settings, &kernel.choice(), jobs);
+            return bench::bench(settings, &kernel.choice(), jobs, other_arch);
         }
         Commands::Exercise { action, kernel } => {
             return match action {
