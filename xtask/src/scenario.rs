@@ -170,6 +170,11 @@ pub struct ArchDiff {
     pub runs: bool,
     /// Shell commands in place of the scenario's `commands`.
     pub commands: Option<Vec<String>>,
+    /// `log` lines of `[expect]` and `[expect_rt]` that read differently there: each key, a
+    /// line of those tables, becomes its value (an empty value drops the line). A key that no
+    /// table has is refused when the scenario is read.
+    #[serde(default)]
+    pub log: std::collections::BTreeMap<String, String>,
     pub expect: Option<Expect>,
     pub expect_rt: Option<Expect>,
 }
@@ -204,6 +209,17 @@ impl Scenario {
                     check_expect(&format!("{name} ({table})"), expect)?;
                 }
             }
+            let lines: Vec<&String> = [Some(&scenario.expect), diff.expect.as_ref()]
+                .into_iter()
+                .chain([scenario.expect_rt.as_ref(), diff.expect_rt.as_ref()])
+                .flatten()
+                .flat_map(|e| &e.log)
+                .collect();
+            if let Some(key) = diff.log.keys().find(|k| !lines.contains(k)) {
+                return Err(Error::unavailable(format!(
+                    "scenario {name}: [arm64.log] names {key:?}, which no log list of the scenario has"
+                )));
+            }
         }
         Ok(scenario)
     }
@@ -227,6 +243,20 @@ impl Scenario {
         }
         if let Some(expect_rt) = &diff.expect_rt {
             on_arch.expect_rt = Some(expect_rt.clone());
+        }
+        let rewrite = |expect: &mut Expect| {
+            expect.log = std::mem::take(&mut expect.log)
+                .into_iter()
+                .filter_map(|line| match diff.log.get(&line) {
+                    Some(other) if other.is_empty() => None,
+                    Some(other) => Some(other.clone()),
+                    None => Some(line),
+                })
+                .collect();
+        };
+        rewrite(&mut on_arch.expect);
+        if let Some(expect_rt) = on_arch.expect_rt.as_mut() {
+            rewrite(expect_rt);
         }
         on_arch.for_kernel(flavour)
     }
@@ -340,6 +370,26 @@ pub fn errno_text(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_arm64_table_rewrites_log_lines_and_names_only_lines_that_exist() {
+        let base = "description = 'd'\n[expect]\noutcome = 'clean'\nlog = ['a', '-fasteoi irqlock', 'c']\n";
+        let text = format!(
+            "{base}[arm64]\nreason = 'GIC'\n[arm64.log]\n'-fasteoi irqlock' = 'Level irqlock'\n'c' = ''\n"
+        );
+        let s = Scenario::parse("s", &text).unwrap();
+        assert_eq!(s.for_target(Flavour::Default, Arch::Arm64).unwrap().expect.log, ["a", "Level irqlock"]);
+        assert_eq!(
+            s.for_target(Flavour::Default, Arch::X86_64).unwrap().expect.log,
+            ["a", "-fasteoi irqlock", "c"]
+        );
+        let stale = format!("{base}[arm64]\nreason = 'GIC'\n[arm64.log]\n'gone' = 'x'\n");
+        assert!(Scenario::parse("s", &stale).unwrap_err().message.contains("\"gone\""));
+        let skipped = format!("{base}[arm64]\nreason = 'no such device'\nruns = false\n");
+        let s = Scenario::parse("s", &skipped).unwrap();
+        assert!(s.for_target(Flavour::Default, Arch::Arm64).is_none());
+        assert_eq!(s.not_on(Arch::Arm64), Some("no such device"));
+    }
 
     #[test]
     fn an_unknown_errno_is_refused_in_either_table() {
