@@ -3,6 +3,7 @@
 //! `cargo xtask bench`: what a boot costs, measured in one run on this machine, with the
 //! ratios that compare across machines.
 
+use crate::arch::Arch;
 use crate::cmd;
 use crate::error::{Result, EXIT_FAIL, EXIT_PASS};
 use crate::guest::Finish;
@@ -51,18 +52,66 @@ fn shell_prompt(prepared: &Prepared, n: usize) -> Result<f64> {
     Ok(run.wall.as_secs_f64())
 }
 
-/// `cargo xtask bench`.
-pub fn bench(settings: &Settings, source: &Choice, jobs: usize) -> Result<i32> {
+/// `cargo xtask bench --other-arch A`: the bare boot and the whole matrix on the other
+/// architecture too, in the same run, and their ratios to this one's (`bare`, `matrix`, in
+/// seconds). Returns the lines to print and how many of its tests did not pass.
+fn other_arch(
+    settings: &Settings,
+    source: &Choice,
+    other: Arch,
+    jobs: usize,
+    (bare, matrix): (f64, f64),
+) -> Result<(String, usize)> {
+    let choice = Choice { arch: other, ..source.clone() };
+    let mut prepared = prepare(settings, &choice, &format!("bench-{}", other.name()))?;
+    let snapshots = prepared.snapshots;
+    let scenarios: Vec<_> = scenario::load_all(&project_dir().join("tests/scenarios"))?
+        .iter()
+        .filter_map(|s| s.for_target(choice.flavour, other))
+        .collect();
+    let blocks: Vec<_> = labs::load(&project_dir().join("docs/labs"))?
+        .into_iter()
+        .filter(|b| b.kernel == choice.flavour && b.applies(other))
+        .collect();
+    prepared.snapshots = false;
+    let other_bare: Vec<f64> = (0..SAMPLES).map(|n| bare_boot(&prepared, n)).collect::<Result<_>>()?;
+    prepared.snapshots = snapshots;
+    if snapshots {
+        eprintln!("bench: making sure every {} snapshot is saved", other.name());
+        run_matrix(&prepared, &scenarios, &[], jobs, &prepared.out.join("warm-up"));
+    }
+    let started = Instant::now();
+    let results = run_matrix(&prepared, &scenarios, &blocks, jobs, &prepared.out.join("matrix"));
+    let other_matrix = started.elapsed().as_secs_f64();
+    let (_, fail, error) = results::counts(&results);
+    let other_bare = median(other_bare);
+    let (this, that) = (source.arch.name(), other.name());
+    let mut out =
+        format!("\n{that} in the same run ({} scenarios, {} lab blocks)\n", scenarios.len(), blocks.len());
+    out += &format!(
+        "  bare boot     {that} {other_bare:.2}s   {this} {bare:.2}s   {that}/{this} {:.2}\n",
+        other_bare / bare
+    );
+    out += &format!(
+        "  whole matrix  {that} {other_matrix:.1}s   {this} {matrix:.1}s   {that}/{this} {:.2}\n",
+        other_matrix / matrix
+    );
+    eprintln!("bench: {that} output in {}", prepared.out.display());
+    Ok((out, fail + error))
+}
+
+/// `cargo xtask bench`; with `other`, the other architecture's bare boot and matrix too.
+pub fn bench(settings: &Settings, source: &Choice, jobs: usize, other: Option<Arch>) -> Result<i32> {
     let mut prepared = prepare(settings, source, "bench")?;
     let snapshots = prepared.snapshots;
     // The scenarios and lab blocks as `cargo xtask test` runs them on this kernel.
     let scenarios: Vec<_> = scenario::load_all(&project_dir().join("tests/scenarios"))?
         .iter()
-        .filter_map(|s| s.for_kernel(source.flavour))
+        .filter_map(|s| s.for_target(source.flavour, source.arch))
         .collect();
     let blocks: Vec<_> = labs::load(&project_dir().join("docs/labs"))?
         .into_iter()
-        .filter(|b| b.kernel == source.flavour)
+        .filter(|b| b.kernel == source.flavour && b.applies(source.arch))
         .collect();
 
     if settings.dry_run {
@@ -154,6 +203,12 @@ pub fn bench(settings: &Settings, source: &Choice, jobs: usize) -> Result<i32> {
     );
     out +=
         &format!("cargo xtask test --repeat 100 about {:.0} min (100 x the matrix)\n", matrix * 100.0 / 60.0);
+    let mut other_failed = 0;
+    if let Some(other) = other.filter(|o| *o != source.arch) {
+        let (lines, failed) = other_arch(settings, source, other, jobs, (bare_median, matrix))?;
+        out += &lines;
+        other_failed = failed;
+    }
     out += &crate::grade::class::bench(settings, source, jobs, &prepared.out)
         .unwrap_or_else(|e| format!("grading: could not be measured: {}\n", e.message));
     print!("{out}");
@@ -166,7 +221,10 @@ pub fn bench(settings: &Settings, source: &Choice, jobs: usize) -> Result<i32> {
             prepared.out.join(dir).display()
         );
     }
-    if failed.iter().any(|(_, count, _)| *count > 0) {
+    if other_failed > 0 {
+        eprintln!("bench: {other_failed} tests did not pass on the other architecture");
+    }
+    if other_failed > 0 || failed.iter().any(|(_, count, _)| *count > 0) {
         return Ok(EXIT_FAIL);
     }
     Ok(EXIT_PASS)

@@ -113,6 +113,13 @@ fn annotate(line: &str, guilty: Option<&str>, source: Option<&str>) -> Option<St
     match trimmed {
         "<IRQ>" => return Some("from here to </IRQ>: the interrupt stack, hard-IRQ context".to_string()),
         "</IRQ>" => return Some("end of the interrupt; below, the task it interrupted".to_string()),
+        // arm64 marks no interrupt stack: the exception entry frames show where it began.
+        "Call trace:" => {
+            return Some(
+                "arm64 prints no <IRQ> markers: the interrupt is the frames down to el1h_64_irq,                  its entry from the kernel (EL1)"
+                    .to_string(),
+            )
+        }
         "[ BUG: Invalid wait context ]" => {
             return Some("lockdep: this lock may not be taken in this context".to_string())
         }
@@ -139,6 +146,15 @@ fn annotate(line: &str, guilty: Option<&str>, source: Option<&str>) -> Option<St
         ("__hrtimer_run_queues", "the timer core runs expired timers' callbacks"),
         ("hrtimer_interrupt", "the local timer interrupt"),
         ("__handle_irq_event_percpu", "the IRQ core calls the device's handler"),
+        // arm64 (arch/arm64/kernel/entry-common.c, entry.S; drivers/irqchip/irq-gic-v3.c;
+        // drivers/clocksource/arm_arch_timer.c).
+        ("arch_timer_handler_virt", "the architected timer's interrupt (its virtual timer)"),
+        ("arch_timer_handler_phys", "the architected timer's interrupt (its physical timer)"),
+        ("gic_handle_irq", "the GIC's handler: it reads which interrupt fired"),
+        ("call_on_irq_stack", "the switch to this CPU's interrupt stack"),
+        ("el1_interrupt", "interrupts are entered with interrupts off: hard-IRQ context"),
+        ("el1h_64_irq", "the exception vector: an interrupt taken in the kernel (EL1)"),
+        ("el0t_64_irq", "the exception vector: an interrupt taken in user space (EL0)"),
     ];
     if let Some((_, text)) = explain.iter().find(|(name, _)| function == *name) {
         return Some(text.to_string());
@@ -172,7 +188,10 @@ struct Boot {
 }
 
 fn boot(prepared: &Prepared, name: &str) -> Result<Boot> {
-    let scenario = scenario::load(name)?;
+    let arch = prepared.tools.arch;
+    let scenario = scenario::load(name)?
+        .for_target(Flavour::Default, arch)
+        .ok_or_else(|| Error::unavailable(format!("scenario {name} does not run on {}", arch.name())))?;
     let (verdict, console, seconds) = harness::boot_scenario(prepared, &scenario, &prepared.out)?;
     Ok(Boot { console, verdict, seconds })
 }
@@ -249,8 +268,11 @@ fn demo_rt(settings: &Settings, source: &Choice) -> Result<i32> {
         (harness::prepare(settings, &default, "demo")?, harness::prepare(settings, source, "demo-rt")?);
     let mut scenarios = Vec::new();
     for (name, what) in RT_SCENARIOS {
-        let scenario = scenario::load(name)?;
-        let on_rt = scenario.for_kernel(Flavour::Rt).ok_or_else(|| {
+        let loaded = scenario::load(name)?;
+        let scenario = loaded.for_target(Flavour::Default, source.arch).ok_or_else(|| {
+            Error::unavailable(format!("scenario {name} does not run on {}", source.arch.name()))
+        })?;
+        let on_rt = loaded.for_target(Flavour::Rt, source.arch).ok_or_else(|| {
             Error::unavailable(format!(
                 "scenario {name} says nothing of PREEMPT_RT: add an [expect_rt] table to \
                  tests/scenarios/{name}.toml (see tests/README.md)"
@@ -420,6 +442,12 @@ fn render(style: &Style, good: &Boot, bad: &Boot, contended: &Boot, ko: &Path) -
     out
 }
 
+/// The function a call-trace line names (` el1h_64_irq+0x6c/0x70`, `? foo+0x1/0x2`).
+fn frame_name(trimmed: &str) -> Option<&str> {
+    let frame = trimmed.trim_start_matches("? ").split_whitespace().next()?;
+    symbols::split_frame(frame).map(|(symbol, _)| symbol)
+}
+
 /// The report's lines with their explanations; register dumps and the second copy of the
 /// call trace are left out.
 fn walk(style: &Style, report: &Report, ko: &Path) -> String {
@@ -430,7 +458,8 @@ fn walk(style: &Style, report: &Report, ko: &Path) -> String {
     let mut in_trace = false;
     for line in &report.lines {
         let trimmed = line.trim();
-        if trimmed == "Call Trace:" {
+        // x86 `Call Trace:`, arm64 `Call trace:`.
+        if trimmed.eq_ignore_ascii_case("Call Trace:") {
             in_trace = true;
         }
         if report.kind == triage::Kind::Lockdep && trimmed == "stack backtrace:" {
@@ -444,7 +473,10 @@ fn walk(style: &Style, report: &Report, ko: &Path) -> String {
             || trimmed.starts_with("RDX: ")
             || trimmed.starts_with("RBP: ")
             || trimmed.starts_with("R10: ")
-            || trimmed.starts_with("R13: ");
+            || trimmed.starts_with("R13: ")
+            // arm64's register dump (arch/arm64/kernel/process.c, __show_regs).
+            || ["pc : ", "lr : ", "sp : ", "pstate: "].iter().any(|p| trimmed.starts_with(p))
+            || trimmed.strip_prefix('x').is_some_and(|r| r.split(':').next().is_some_and(|n| n.trim().parse::<u8>().is_ok()));
         if is_register {
             if !skipping_registers {
                 out += &style.note("  (registers of the interrupted task left out)\n");
@@ -478,7 +510,8 @@ fn walk(style: &Style, report: &Report, ko: &Path) -> String {
         if let Some(text) = annotate(line, guilty, source.as_deref()) {
             out += &format!("      {}\n", style.note(&format!("^ {text}")));
         }
-        if trimmed == "</IRQ>" && report.kind != triage::Kind::Lockdep {
+        let irq_entered = trimmed == "</IRQ>" || frame_name(trimmed).is_some_and(|f| f == "el1h_64_irq");
+        if in_trace && irq_entered && report.kind != triage::Kind::Lockdep {
             out += &style.note("  (the interrupted task's frames left out)\n");
             break;
         }

@@ -14,8 +14,10 @@ pub fn boot_marker() -> String {
     format!("{MARKER} begin")
 }
 
-/// The guest's second serial port, which only the init script writes to.
-pub const HARNESS_TTY: &str = "/dev/ttyS1";
+/// The guest's second serial port, which only the init script writes to: ttyS1, or the one
+/// the kernel command line names (`irqlock_tty=ttyAMA1` on arm64, see
+/// [`crate::arch::Arch::serial_ttys`]).
+pub const HARNESS_TTY: &str = "/dev/${irqlock_tty:-ttyS1}";
 
 /// Where the module sits in the guest.
 pub const MODULE_PATH: &str = "/irqlock.ko";

@@ -35,7 +35,7 @@ pub struct Built {
 /// present), builds the kernel (if not cached), and makes this run's output directory. Starts
 /// no VM.
 pub fn build(settings: &Settings, source: &Choice, command: &str) -> Result<Built> {
-    let tools = setup::setup(settings, false)?;
+    let tools = setup::setup(settings, false, source.arch)?;
     let kernel = kernel::build(settings, &tools, source)?;
     let out = paths::run_dir(settings, command)?;
     Ok(Built { settings: *settings, tools, kernel, out })
@@ -67,7 +67,7 @@ pub fn prepare(settings: &Settings, source: &Choice, command: &str) -> Result<Pr
         .map_err(|e| Error { exit_code: EXIT_UNAVAILABLE, ..e })?;
     let guest_module = module::guest_copy(&settings, &module)?;
     let snapshots = !settings.dry_run && !settings.no_snapshot;
-    let accel = accel::decide(&settings, &tools.qemu, &kernel.bzimage)?;
+    let accel = accel::decide(&settings, &tools, &kernel.bzimage)?;
     Ok(Prepared { settings, tools, kernel, module, guest_module, out, snapshots, accel })
 }
 
@@ -134,6 +134,7 @@ impl Prepared {
             initramfs::write(&initrd, &self.tools.busybox, &self.guest_module, steps, finish)?;
         }
         Ok(Vm {
+            arch: self.tools.arch,
             qemu: self.tools.qemu.clone(),
             accel: self.accel,
             kernel: self.kernel.bzimage.clone(),
@@ -148,7 +149,7 @@ impl Prepared {
             until: (finish == Finish::PowerOff).then(|| FLUSHED.to_string()),
             stop_when_broken: false,
             quiet: None,
-            boot_marker: Some((boot_marker(), BOOT_DEADLINE)),
+            boot_marker: Some((boot_marker(), BOOT_DEADLINE * self.tools.arch.boot_factor())),
             harness_log: Some(dir.join("harness.log")),
             resume: None,
             console_cap: None,

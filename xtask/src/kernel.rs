@@ -8,6 +8,7 @@
 //! once. The tree is built in place rather than renamed into place, because the kernel's
 //! generated `Makefile` in an `O=` tree records the tree's absolute path.
 
+use crate::arch::Arch;
 use crate::children;
 use crate::cmd;
 use crate::error::{Context, Error, Result};
@@ -60,6 +61,8 @@ impl Flavour {
 pub struct Choice {
     pub source: SourceChoice,
     pub flavour: Flavour,
+    /// The guest's architecture (`--arch`).
+    pub arch: Arch,
 }
 
 /// A kernel source tree of a supported version.
@@ -248,11 +251,16 @@ fn content_id(dir: &Path) -> Result<String> {
     Ok(format!("files:{}", hex(&hash.finalize())))
 }
 
-/// The config fragments of `flavour`, in the order they are merged, with their contents:
-/// `configs/*.config` in name order, then, for `rt`, `configs/rt/*.config`.
-pub fn fragments(flavour: Flavour) -> Result<Vec<(PathBuf, String)>> {
+/// The config fragments of `flavour` on `arch`, in the order they are merged, with their
+/// contents: `configs/*.config` in name order (written for x86_64), then the architecture's
+/// own (`configs/arm64/*.config`, which override what does not apply there), then, for `rt`,
+/// `configs/rt/*.config`.
+pub fn fragments(flavour: Flavour, arch: Arch) -> Result<Vec<(PathBuf, String)>> {
     let dir = project_dir().join("configs");
     let mut paths = files_with_extension(&dir, "config")?;
+    if let Some(sub) = arch.config_dir() {
+        paths.extend(files_with_extension(&dir.join(sub), "config")?);
+    }
     if flavour == Flavour::Rt {
         paths.extend(files_with_extension(&dir.join("rt"), "config")?);
     }
@@ -315,9 +323,19 @@ pub fn missing_options(requested: &[(String, String)], config: &str) -> Vec<Stri
 /// Bump when the way a tree is built changes, so old builds are not taken as hits.
 const BUILD_RECIPE: &str = "tinyconfig+fragments+olddefconfig; bzImage modules; v1";
 
-/// The cache key: kernel version and source, config fragments, tool versions, recipe.
-pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions: &str) -> String {
+/// The cache key: architecture, kernel version and source, config fragments, tool versions,
+/// recipe. (x86_64, the first architecture, adds nothing for itself: its keys stay those of
+/// the builds already cached.)
+pub fn cache_key(
+    arch: Arch,
+    source: &Source,
+    fragments: &[(PathBuf, String)],
+    tool_versions: &str,
+) -> String {
     let mut hash = Sha256::new();
+    if arch != Arch::X86_64 {
+        hash.update(format!("arch={}\n", arch.name()));
+    }
     hash.update(format!("{BUILD_RECIPE}\n{}\n{}\n", source.version, source.id));
     let configs = project_dir().join("configs");
     // Only the options count: a comment in a fragment does not change the kernel.
@@ -335,12 +353,13 @@ pub fn cache_key(source: &Source, fragments: &[(PathBuf, String)], tool_versions
 /// `make` in the kernel tree, holding the build lock: the lock stays held until `make` and all
 /// its compilers have exited, even if the harness was killed.
 /// (`--dry-run` takes no lock.)
-fn make(tools: &Toolchain, source: &Source, out: &Path, lock: Option<&File>) -> Command {
+fn make(tools: &Toolchain, arch: Arch, source: &Source, out: &Path, lock: Option<&File>) -> Command {
     let mut make = tools.make(&source.dir);
     if let Some(lock) = lock {
         children::inherit(&mut make, lock);
     }
-    make.arg(format!("O={}", out.display())).arg("ARCH=x86_64");
+    debug_assert_eq!(tools.arch, arch, "the toolchain is for the kernel's architecture");
+    make.arg(format!("O={}", out.display()));
     make
 }
 
@@ -349,14 +368,20 @@ const STAMP: &str = ".irqlock-build-complete";
 /// Builds the kernel if the cache has no complete build for this key.
 pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<Build> {
     let source = source(settings, &choice.source)?;
-    let fragments = fragments(choice.flavour)?;
-    let key = cache_key(&source, &fragments, &tools.versions());
+    let arch = choice.arch;
+    let fragments = fragments(choice.flavour, arch)?;
+    let key = cache_key(arch, &source, &fragments, &tools.versions(arch));
     let root = cache_dir().join("kernel");
-    let dir = match choice.flavour {
-        Flavour::Default => root.join(format!("{}-{key}", source.version)),
-        Flavour::Rt => root.join(format!("{}-rt-{key}", source.version)),
+    let arch_name = match arch {
+        Arch::X86_64 => String::new(),
+        other => format!("{}-", other.name()),
     };
-    let done = |dir: &Path| Build { dir: dir.to_path_buf(), bzimage: dir.join("arch/x86/boot/bzImage") };
+    let dir = match choice.flavour {
+        Flavour::Default => root.join(format!("{}-{arch_name}{key}", source.version)),
+        Flavour::Rt => root.join(format!("{}-{arch_name}rt-{key}", source.version)),
+    };
+    let (target, image) = arch.image();
+    let done = |dir: &Path| Build { dir: dir.to_path_buf(), bzimage: dir.join(image) };
     if dir.join(STAMP).exists() {
         return Ok(done(&dir));
     }
@@ -374,10 +399,12 @@ pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
         eprintln!(
-            "kernel: building {} ({}) into {} (about 5-8 minutes on 2 cores)",
+            "kernel: building {} ({}, {}) into {} (about 5-8 minutes on 2 cores{})",
             source.version,
+            arch.name(),
             choice.flavour.name(),
-            dir.display()
+            dir.display(),
+            if arch == Arch::X86_64 { "" } else { "; a cross build takes longer" }
         );
         Some(lock)
     };
@@ -386,7 +413,7 @@ pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<
     let minute = Duration::from_secs(60);
     cmd::run_logged(
         settings,
-        make(tools, &source, &dir, lock).arg("tinyconfig"),
+        make(tools, arch, &source, &dir, lock).arg("tinyconfig"),
         &log("config"),
         "tinyconfig",
         minute,
@@ -400,19 +427,19 @@ pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<
     cmd::run_logged(settings, merge.current_dir(&dir), &log("merge"), "merge_config", minute)?;
     cmd::run_logged(
         settings,
-        make(tools, &source, &dir, lock).arg("olddefconfig"),
+        make(tools, arch, &source, &dir, lock).arg("olddefconfig"),
         &log("olddefconfig"),
         "olddefconfig",
         minute,
     )?;
 
     if !settings.dry_run {
-        check_config(tools, &source, &dir, lock, &fragments)?;
+        check_config(tools, arch, &source, &dir, lock, &fragments)?;
     }
     let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3);
     cmd::run_logged_expecting(
         settings,
-        make(tools, &source, &dir, lock).arg(format!("-j{jobs}")).args(["bzImage", "modules"]),
+        make(tools, arch, &source, &dir, lock).arg(format!("-j{jobs}")).args([target, "modules"]),
         &log("build"),
         "kernel build",
         Duration::from_secs(30),
@@ -429,6 +456,7 @@ pub fn build(settings: &Settings, tools: &Toolchain, choice: &Choice) -> Result<
 /// that names the ones Kconfig dropped (for `CONFIG_RUST`, with `make rustavailable`'s reason).
 fn check_config(
     tools: &Toolchain,
+    arch: Arch,
     source: &Source,
     dir: &Path,
     lock: Option<&File>,
@@ -440,11 +468,12 @@ fn check_config(
     if !missing.is_empty() {
         let mut message = format!(
             "the merged kernel config lacks options that configs/ asks for:\n  {}\n\
-             Kconfig drops an option whose dependencies are not met.",
-            missing.join("\n  ")
+             Kconfig drops an option whose dependencies are not met on {}.",
+            missing.join("\n  "),
+            arch.name()
         );
         if missing.iter().any(|m| m.starts_with("CONFIG_RUST=")) {
-            let why = make(tools, source, dir, lock)
+            let why = make(tools, arch, source, dir, lock)
                 .arg("rustavailable")
                 .output()
                 .map(|o| {
@@ -508,17 +537,18 @@ mod tests {
     fn the_cache_key_follows_every_input() {
         let source = Source { dir: "/src".into(), version: "7.3.4".into(), id: "/src".into() };
         let frags = vec![(PathBuf::from("configs/a.config"), "CONFIG_RUST=y\n".to_string())];
-        let key = cache_key(&source, &frags, "rustc 1.96.0");
-        assert_eq!(key, cache_key(&source, &frags, "rustc 1.96.0"));
-        assert_ne!(key, cache_key(&source, &frags, "rustc 1.97.0"));
+        let key = cache_key(Arch::X86_64, &source, &frags, "rustc 1.96.0");
+        assert_eq!(key, cache_key(Arch::X86_64, &source, &frags, "rustc 1.96.0"));
+        assert_ne!(key, cache_key(Arch::X86_64, &source, &frags, "rustc 1.97.0"));
         let other = vec![(PathBuf::from("configs/a.config"), "CONFIG_RUST=n\n".to_string())];
-        assert_ne!(key, cache_key(&source, &other, "rustc 1.96.0"));
+        assert_ne!(key, cache_key(Arch::X86_64, &source, &other, "rustc 1.96.0"));
         let newer = Source { version: "7.3.5".into(), ..source.clone() };
-        assert_ne!(key, cache_key(&newer, &frags, "rustc 1.96.0"));
+        assert_ne!(key, cache_key(Arch::X86_64, &newer, &frags, "rustc 1.96.0"));
         let edited = Source { id: "git:1234".into(), ..source.clone() };
-        assert_ne!(key, cache_key(&edited, &frags, "rustc 1.96.0"));
+        assert_ne!(key, cache_key(Arch::X86_64, &edited, &frags, "rustc 1.96.0"));
         let commented = vec![(PathBuf::from("configs/a.config"), "# why\nCONFIG_RUST=y\n".to_string())];
-        assert_eq!(key, cache_key(&source, &commented, "rustc 1.96.0"));
+        assert_eq!(key, cache_key(Arch::X86_64, &source, &commented, "rustc 1.96.0"));
+        assert_ne!(key, cache_key(Arch::Arm64, &source, &frags, "rustc 1.96.0"));
     }
 
     #[test]

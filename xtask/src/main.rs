@@ -6,7 +6,8 @@
 // What is tested: the scenarios, and the module's parameter names.
 mod scenario;
 mod vocab;
-// Build: the toolchain, the cached kernel, the module, the guest's init and its archive.
+// Build: the guest's architecture, the toolchain, the cached kernel, the module, the guest's init and its archive.
+mod arch;
 mod guest;
 mod initramfs;
 mod kernel;
@@ -81,6 +82,10 @@ struct KernelArgs {
     /// The kernel flavour: the debug kernel (PREEMPT), or the same with PREEMPT_RT.
     #[arg(long = "kernel", value_enum, default_value_t = kernel::Flavour::Default)]
     flavour: kernel::Flavour,
+    /// The guest's architecture: x86_64 (QEMU q35) or arm64 (QEMU virt, cross-built on an
+    /// x86_64 host). Default: the host's.
+    #[arg(long, value_enum, default_value_t = arch::Arch::host())]
+    arch: arch::Arch,
 }
 
 impl KernelArgs {
@@ -90,7 +95,7 @@ impl KernelArgs {
             (None, Some(file)) => kernel::SourceChoice::Tarball(file.clone()),
             (None, None) => kernel::SourceChoice::Debian,
         };
-        kernel::Choice { source, flavour: self.flavour }
+        kernel::Choice { source, flavour: self.flavour, arch: self.arch }
     }
 }
 
@@ -101,6 +106,9 @@ enum Commands {
         /// Only report what is missing; install nothing.
         #[arg(long)]
         check: bool,
+        /// Also what guests of this architecture need (default: the host's).
+        #[arg(long, value_enum, default_value_t = arch::Arch::host())]
+        arch: arch::Arch,
     },
     /// The lesson: boot spinlock_irqsave, mutex and two_cpus_spinlock_irqsave, and explain the
     /// kernel's report line by line.
@@ -197,6 +205,10 @@ enum Commands {
         /// VMs to run at once (default: the number of CPUs).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         jobs: Option<u32>,
+        /// Also the bare boot and the whole matrix on this architecture, in the same run, with
+        /// their ratios to --arch's (e.g. `--other-arch arm64`).
+        #[arg(long, value_enum, value_name = "ARCH")]
+        other_arch: Option<arch::Arch>,
         #[command(flatten)]
         kernel: KernelArgs,
     },
@@ -307,15 +319,15 @@ fn run(cli: Cli) -> Result<i32> {
     let settings = Settings { dry_run: cli.dry_run, no_snapshot: cli.no_snapshot, accel: cli.accel };
     let settings = &settings;
     match cli.command {
-        Commands::Setup { check } => {
-            setup::setup(settings, check)?;
+        Commands::Setup { check, arch } => {
+            setup::setup(settings, check, arch)?;
         }
         Commands::Demo { svg, html, kernel } => return demo::demo(settings, &kernel.choice(), svg, html),
         Commands::Shell { edu, cmdline, kernel } => {
             return run::shell(settings, &kernel.choice(), edu, cmdline);
         }
         Commands::Kernel(args) => {
-            let tools = setup::setup(settings, false)?;
+            let tools = setup::setup(settings, false, args.arch)?;
             let build = kernel::build(settings, &tools, &args.choice())?;
             println!("{}", build.dir.display());
         }
@@ -356,9 +368,9 @@ fn run(cli: Cli) -> Result<i32> {
                 },
             );
         }
-        Commands::Bench { jobs, kernel } => {
+        Commands::Bench { jobs, other_arch, kernel } => {
             let jobs = jobs.map_or_else(default_jobs, |n| n as usize);
-            return bench::bench(settings, &kernel.choice(), jobs);
+            return bench::bench(settings, &kernel.choice(), jobs, other_arch);
         }
         Commands::Exercise { action, kernel } => {
             return match action {

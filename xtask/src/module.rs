@@ -49,7 +49,8 @@ pub fn build(settings: &Settings, tools: &Toolchain, kernel: &kernel::Build, des
 /// insmod reads and copies less). The harness keeps the full copy to name source lines.
 pub fn guest_copy(settings: &Settings, module: &Path) -> Result<PathBuf> {
     let guest = module.with_file_name("irqlock-guest.ko");
-    cmd::run(settings, Command::new("strip").arg("--strip-debug").arg("-o").arg(&guest).arg(module))?;
+    let strip = crate::arch::Arch::binutil_for(module, "strip");
+    cmd::run(settings, Command::new(strip).arg("--strip-debug").arg("-o").arg(&guest).arg(module))?;
     Ok(guest)
 }
 

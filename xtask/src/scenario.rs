@@ -5,6 +5,7 @@
 //! A scenario says what to load and what the kernel must report, exactly; [`crate::verdict`]
 //! judges a boot against it.
 
+use crate::arch::Arch;
 use crate::error::{Context, Error, Result};
 use crate::guest::Step;
 use crate::kernel::Flavour;
@@ -153,6 +154,31 @@ pub struct Scenario {
     /// What the PREEMPT_RT kernel (`--kernel rt`) must show; a scenario without it does not
     /// run there.
     pub expect_rt: Option<Expect>,
+    /// What differs on an arm64 guest (`--arch arm64`), where it differs; absent, the
+    /// scenario runs there as on x86_64.
+    pub arm64: Option<ArchDiff>,
+}
+
+/// What a scenario does or shows differently on another architecture, and why, as seen on a
+/// real boot there: `[arm64]`, with `[arm64.expect]` and `[arm64.expect_rt]` in place of
+/// `[expect]` and `[expect_rt]` where given.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchDiff {
+    /// Why it differs there (what the architecture does differently).
+    pub reason: String,
+    /// False when the scenario cannot run on that architecture at all (`reason` says why).
+    #[serde(default = "default_true")]
+    pub runs: bool,
+    /// Shell commands in place of the scenario's `commands`.
+    pub commands: Option<Vec<String>>,
+    /// `log` lines of `[expect]` and `[expect_rt]` that read differently there: each key, a
+    /// line of those tables, becomes its value (an empty value drops the line). A key that no
+    /// table has is refused when the scenario is read.
+    #[serde(default)]
+    pub log: std::collections::BTreeMap<String, String>,
+    pub expect: Option<Expect>,
+    pub expect_rt: Option<Expect>,
 }
 
 impl Scenario {
@@ -176,7 +202,73 @@ impl Scenario {
         if let Some(rt) = &scenario.expect_rt {
             check_expect(&format!("{name} (expect_rt)"), rt)?;
         }
+        if let Some(diff) = &scenario.arm64 {
+            if diff.reason.trim().is_empty() {
+                return Err(Error::unavailable(format!("scenario {name}: [arm64] needs its reason")));
+            }
+            for (table, expect) in [("arm64.expect", &diff.expect), ("arm64.expect_rt", &diff.expect_rt)] {
+                if let Some(expect) = expect {
+                    check_expect(&format!("{name} ({table})"), expect)?;
+                }
+            }
+            let lines: Vec<&String> = [Some(&scenario.expect), diff.expect.as_ref()]
+                .into_iter()
+                .chain([scenario.expect_rt.as_ref(), diff.expect_rt.as_ref()])
+                .flatten()
+                .flat_map(|e| &e.log)
+                .collect();
+            if let Some(key) = diff.log.keys().find(|k| !lines.contains(k)) {
+                return Err(Error::unavailable(format!(
+                    "scenario {name}: [arm64.log] names {key:?}, which no log list of the scenario has"
+                )));
+            }
+        }
         Ok(scenario)
+    }
+
+    /// The scenario as `flavour` runs it on `arch`, with that kernel's expectation there;
+    /// `None` when it does not run there.
+    pub fn for_target(&self, flavour: Flavour, arch: Arch) -> Option<Scenario> {
+        let diff = match (arch, &self.arm64) {
+            (Arch::Arm64, Some(diff)) => diff,
+            _ => return self.for_kernel(flavour),
+        };
+        if !diff.runs {
+            return None;
+        }
+        let mut on_arch = self.clone();
+        if let Some(commands) = &diff.commands {
+            on_arch.commands = commands.clone();
+        }
+        if let Some(expect) = &diff.expect {
+            on_arch.expect = expect.clone();
+        }
+        if let Some(expect_rt) = &diff.expect_rt {
+            on_arch.expect_rt = Some(expect_rt.clone());
+        }
+        let rewrite = |expect: &mut Expect| {
+            expect.log = std::mem::take(&mut expect.log)
+                .into_iter()
+                .filter_map(|line| match diff.log.get(&line) {
+                    Some(other) if other.is_empty() => None,
+                    Some(other) => Some(other.clone()),
+                    None => Some(line),
+                })
+                .collect();
+        };
+        rewrite(&mut on_arch.expect);
+        if let Some(expect_rt) = on_arch.expect_rt.as_mut() {
+            rewrite(expect_rt);
+        }
+        on_arch.for_kernel(flavour)
+    }
+
+    /// Why the scenario does not run on `arch`, if it does not.
+    pub fn not_on(&self, arch: Arch) -> Option<&str> {
+        match (arch, &self.arm64) {
+            (Arch::Arm64, Some(diff)) if !diff.runs => Some(&diff.reason),
+            _ => None,
+        }
     }
 
     /// The scenario as `flavour` runs it, with that kernel's expectation; `None` when it does
@@ -280,6 +372,26 @@ pub fn errno_text(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_arm64_table_rewrites_log_lines_and_names_only_lines_that_exist() {
+        let base = "description = 'd'\n[expect]\noutcome = 'clean'\nlog = ['a', '-fasteoi irqlock', 'c']\n";
+        let text = format!(
+            "{base}[arm64]\nreason = 'GIC'\n[arm64.log]\n'-fasteoi irqlock' = 'Level irqlock'\n'c' = ''\n"
+        );
+        let s = Scenario::parse("s", &text).unwrap();
+        assert_eq!(s.for_target(Flavour::Default, Arch::Arm64).unwrap().expect.log, ["a", "Level irqlock"]);
+        assert_eq!(
+            s.for_target(Flavour::Default, Arch::X86_64).unwrap().expect.log,
+            ["a", "-fasteoi irqlock", "c"]
+        );
+        let stale = format!("{base}[arm64]\nreason = 'GIC'\n[arm64.log]\n'gone' = 'x'\n");
+        assert!(Scenario::parse("s", &stale).unwrap_err().message.contains("\"gone\""));
+        let skipped = format!("{base}[arm64]\nreason = 'no such device'\nruns = false\n");
+        let s = Scenario::parse("s", &skipped).unwrap();
+        assert!(s.for_target(Flavour::Default, Arch::Arm64).is_none());
+        assert_eq!(s.not_on(Arch::Arm64), Some("no such device"));
+    }
 
     #[test]
     fn an_unknown_errno_is_refused_in_either_table() {

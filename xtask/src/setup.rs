@@ -7,6 +7,7 @@
 //! root), stops before any build with the message `setup --check` prints where it cannot, and
 //! does nothing when every tool is present.
 
+use crate::arch::Arch;
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::paths::cache_dir;
@@ -24,32 +25,40 @@ pub struct Toolchain {
     pub bindgen: PathBuf,
     /// The directory that holds libclang.so, for bindgen.
     pub libclang_dir: PathBuf,
+    /// The QEMU for the guest's architecture.
     pub qemu: PathBuf,
+    /// A static busybox of the guest's architecture.
     pub busybox: PathBuf,
+    /// The guest's architecture, which the compilers, QEMU and busybox above are for.
+    pub arch: Arch,
 }
 
 impl Toolchain {
-    /// `make -C dir` with the compilers the kernel build needs: the one place that says so.
+    /// `make -C dir` with the compilers the kernel build needs, for the guest's architecture
+    /// (`ARCH=`, `CROSS_COMPILE=`): the one place that says so.
     pub fn make(&self, dir: &Path) -> Command {
         let mut make = Command::new("make");
         make.arg("-C")
             .arg(dir)
+            .args(self.arch.make_vars())
             .arg(format!("RUSTC={}", self.rustc.display()))
             .arg(format!("BINDGEN={}", self.bindgen.display()))
             .env("LIBCLANG_PATH", &self.libclang_dir);
         make
     }
 
-    /// Versions of every tool that shapes the kernel build, for the cache key.
-    pub fn versions(&self) -> String {
+    /// Versions of every tool that shapes the kernel build for `arch`, for the cache key.
+    pub fn versions(&self, arch: Arch) -> String {
+        let gcc = format!("{}gcc", arch.cross_prefix());
+        let ld = format!("{}ld", arch.cross_prefix());
         let version = |program: &Path, arg: &str| {
             cmd::output(Command::new(program).arg(arg)).unwrap_or_default().trim().to_string()
         };
         [
             version(&self.rustc, "--version"),
             version(&self.bindgen, "--version"),
-            version(Path::new("gcc"), "--version").lines().next().unwrap_or("").to_string(),
-            version(Path::new("ld"), "--version").lines().next().unwrap_or("").to_string(),
+            version(Path::new(&gcc), "--version").lines().next().unwrap_or("").to_string(),
+            version(Path::new(&ld), "--version").lines().next().unwrap_or("").to_string(),
             self.libclang_dir.display().to_string(),
         ]
         .join("\n")
@@ -73,6 +82,9 @@ enum Install {
     AptBackports(&'static [&'static str]),
     /// `cargo install bindgen-cli` into the cache.
     Bindgen,
+    /// busybox-static of another architecture (the guest's), downloaded from bookworm with a
+    /// private apt state of that architecture and extracted into the cache.
+    ForeignBusybox(Arch),
 }
 
 struct Requirement {
@@ -91,8 +103,54 @@ fn bindgen_path() -> PathBuf {
     cache_dir().join("tools/bin/bindgen")
 }
 
-fn requirements() -> Vec<Requirement> {
-    vec![
+/// Where the static busybox for an `arch` guest is: the system's for the host's architecture,
+/// else the one [`Install::ForeignBusybox`] extracted into the cache.
+fn busybox_path(arch: Arch) -> PathBuf {
+    if arch == Arch::host() {
+        BUSYBOX.into()
+    } else {
+        cache_dir().join("tools").join(arch.debian()).join("busybox")
+    }
+}
+
+/// What an `arch` guest needs besides the host's own tools: nothing for the host's
+/// architecture; for another, the cross compiler, its QEMU and its busybox.
+fn arch_requirements(arch: Arch) -> Vec<Requirement> {
+    match arch {
+        Arch::X86_64 => vec![Requirement {
+            what: "QEMU for x86_64 with the edu device",
+            present: || on_path("qemu-system-x86_64"),
+            install: Install::AptBackports(&["qemu-system-x86"]),
+        }],
+        Arch::Arm64 => {
+            let mut needs = vec![Requirement {
+                what: "QEMU for arm64 (virt) with the edu device",
+                present: || on_path("qemu-system-aarch64"),
+                install: Install::AptBackports(&["qemu-system-arm"]),
+            }];
+            if Arch::host() != Arch::Arm64 {
+                needs.push(Requirement {
+                    what: "the arm64 cross compiler (aarch64-linux-gnu-gcc)",
+                    present: || on_path("aarch64-linux-gnu-gcc") && on_path("aarch64-linux-gnu-ld"),
+                    install: Install::Apt(&["gcc-aarch64-linux-gnu"]),
+                });
+                needs.push(Requirement {
+                    what: "static arm64 busybox for the arm64 guest's initramfs",
+                    present: || {
+                        std::fs::read(busybox_path(Arch::Arm64)).is_ok_and(|elf| {
+                            is_static_elf64(&elf) && elf_machine(&elf) == Some(Arch::Arm64.elf_machine())
+                        })
+                    },
+                    install: Install::ForeignBusybox(Arch::Arm64),
+                });
+            }
+            needs
+        }
+    }
+}
+
+fn requirements(arch: Arch) -> Vec<Requirement> {
+    let mut all = vec![
         Requirement {
             what: "C toolchain and kernel build tools (gcc, make, flex, bison, bc, pkg-config)",
             present: || ["gcc", "make", "ld", "flex", "bison", "bc", "pkg-config"].iter().all(|p| on_path(p)),
@@ -141,11 +199,6 @@ fn requirements() -> Vec<Requirement> {
             install: Install::Apt(&["bubblewrap"]),
         },
         Requirement {
-            what: "QEMU for x86_64 with the edu device",
-            present: || on_path("qemu-system-x86_64"),
-            install: Install::AptBackports(&["qemu-system-x86"]),
-        },
-        Requirement {
             what: "bindgen >= 0.72.1 in the irqlock cache",
             present: || {
                 cmd::output(Command::new(bindgen_path()).arg("--version"))
@@ -153,7 +206,14 @@ fn requirements() -> Vec<Requirement> {
             },
             install: Install::Bindgen,
         },
-    ]
+    ];
+    all.extend(arch_requirements(arch));
+    all
+}
+
+/// An ELF file's `e_machine` (EM_X86_64 = 62, EM_AARCH64 = 183; the ELF gABI).
+fn elf_machine(elf: &[u8]) -> Option<u16> {
+    elf.get(18..20).map(|b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 /// True for a 64-bit little-endian ELF executable without a program interpreter (PT_INTERP),
@@ -185,6 +245,8 @@ fn debian_codename() -> Option<String> {
 /// (bookworm-backports, trixie-backports) can be used without touching /etc/apt.
 pub struct Apt {
     dir: PathBuf,
+    /// Another architecture than the host's, whose packages this state downloads.
+    arch: Option<Arch>,
 }
 
 const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -192,27 +254,41 @@ const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 impl Apt {
     /// An apt state with the given `deb` lines, updated if its lists are missing.
     pub fn new(settings: &Settings, name: &str, suites: &[(&str, &str)]) -> Result<Self> {
+        Self::new_for(settings, name, suites, None)
+    }
+
+    fn new_for(settings: &Settings, name: &str, suites: &[(&str, &str)], arch: Option<Arch>) -> Result<Self> {
         let dir = cache_dir().join("apt").join(name);
         for sub in ["lists/partial", "archives/partial"] {
             std::fs::create_dir_all(dir.join(sub))
                 .context(|| format!("could not create {}", dir.display()))?;
         }
+        let only = arch.map(|a| format!("arch={} ", a.debian())).unwrap_or_default();
         let sources: String = suites
             .iter()
             .map(|(archive, suite)| {
-                format!("deb [signed-by={DEBIAN_KEYRING}] http://deb.debian.org/{archive} {suite} main\n")
+                format!(
+                    "deb [{only}signed-by={DEBIAN_KEYRING}] http://deb.debian.org/{archive} {suite} main\n"
+                )
             })
             .collect();
         let list = dir.join("sources.list");
         let stale = std::fs::read_to_string(&list).map(|old| old != sources).unwrap_or(true);
         std::fs::write(&list, &sources).context(|| format!("could not write {}", list.display()))?;
-        let apt = Self { dir };
+        let apt = Self { dir, arch };
         let has_lists = std::fs::read_dir(apt.dir.join("lists"))
             .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with("_Packages")))
             .unwrap_or(false);
         if stale || !has_lists {
             cmd::run(settings, apt.command("apt-get").arg("update"))?;
         }
+        Ok(apt)
+    }
+
+    /// An apt state for packages of another architecture than the host's (its own lists,
+    /// `-o APT::Architecture=`), for downloading them, never installing them.
+    pub fn foreign(settings: &Settings, arch: Arch, suites: &[(&str, &str)]) -> Result<Self> {
+        let apt = Self::new_for(settings, &format!("foreign-{}", arch.debian()), suites, Some(arch))?;
         Ok(apt)
     }
 
@@ -231,6 +307,10 @@ impl Apt {
             // The cache belongs to the user, not to apt's sandbox user.
             "-o=APT::Sandbox::User=root".to_string(),
         ]);
+        if let Some(arch) = self.arch {
+            command.arg(format!("-o=APT::Architecture={}", arch.debian()));
+            command.arg(format!("-o=APT::Architectures::={}", arch.debian()));
+        }
         command.env("DEBIAN_FRONTEND", "noninteractive");
         command
     }
@@ -240,9 +320,9 @@ fn is_root() -> bool {
     cmd::output(Command::new("id").arg("-u")).is_some_and(|id| id.trim() == "0")
 }
 
-/// What `setup --check` found missing, with the command that installs each.
-fn missing() -> Vec<(&'static str, Install)> {
-    requirements().into_iter().filter(|r| !(r.present)()).map(|r| (r.what, r.install)).collect()
+/// What `setup --check` found missing for an `arch` guest, with the command that installs each.
+fn missing(arch: Arch) -> Vec<(&'static str, Install)> {
+    requirements(arch).into_iter().filter(|r| !(r.present)()).map(|r| (r.what, r.install)).collect()
 }
 
 fn how_to_install(install: Install) -> String {
@@ -255,6 +335,11 @@ fn how_to_install(install: Install) -> String {
             "cargo install --locked bindgen-cli@{BINDGEN_VERSION} --root {}",
             cache_dir().join("tools").display()
         ),
+        Install::ForeignBusybox(arch) => format!(
+            "apt-get download busybox-static:{} and extract its bin/busybox to {}",
+            arch.debian(),
+            busybox_path(arch).display()
+        ),
     }
 }
 
@@ -263,40 +348,71 @@ fn missing_message(missing: &[(&str, Install)]) -> String {
     for (what, install) in missing {
         message += &format!("  - {what}: {}\n", how_to_install(*install));
     }
-    message + "run `cargo xtask setup` to install them (Debian 12, as root)"
+    message + "run `cargo xtask setup` (with the same --arch) to install them (Debian 12, as root)"
 }
 
-/// The toolchain, or an error that names what is missing and how to install it.
-pub fn ensure() -> Result<Toolchain> {
-    let missing = missing();
+/// The toolchain for an `arch` guest, or an error that names what is missing and how to
+/// install it.
+pub fn ensure(arch: Arch) -> Result<Toolchain> {
+    let missing = missing(arch);
     if !missing.is_empty() {
         return Err(Error::unavailable(missing_message(&missing)));
     }
-    Ok(expected())
+    Ok(expected(arch))
 }
 
 /// Where each tool is once installed (for `--dry-run`, also before).
-fn expected() -> Toolchain {
+fn expected(arch: Arch) -> Toolchain {
     let qemu = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join("qemu-system-x86_64"))
+        .map(|dir| dir.join(arch.qemu()))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| "/usr/bin/qemu-system-x86_64".into());
+        .unwrap_or_else(|| Path::new("/usr/bin").join(arch.qemu()));
     Toolchain {
         rustc: RUSTC.into(),
         clippy_driver: CLIPPY_DRIVER.into(),
         bindgen: bindgen_path(),
         libclang_dir: LIBCLANG_DIR.into(),
         qemu,
-        busybox: BUSYBOX.into(),
+        busybox: busybox_path(arch),
+        arch,
     }
 }
 
-/// `cargo xtask setup [--check]`.
-pub fn setup(settings: &Settings, check_only: bool) -> Result<Toolchain> {
-    let missing = missing();
+/// Downloads busybox-static for `arch` from bookworm, with a private apt state of that
+/// architecture (its own package lists; the system's dpkg is not touched), and extracts its
+/// `bin/busybox` to [`busybox_path`].
+fn install_foreign_busybox(settings: &Settings, arch: Arch) -> Result<()> {
+    let apt =
+        Apt::foreign(settings, arch, &[("debian", "bookworm"), ("debian-security", "bookworm-security")])?;
+    let dir = cache_dir().join("tools").join(arch.debian());
+    let download = dir.join("deb");
+    let _ = std::fs::remove_dir_all(&download);
+    std::fs::create_dir_all(&download).context(|| format!("could not create {}", download.display()))?;
+    cmd::run(settings, apt.command("apt-get").args(["download", "busybox-static"]).current_dir(&download))?;
+    if settings.dry_run {
+        return Ok(());
+    }
+    let deb = std::fs::read_dir(&download)
+        .context(|| format!("could not read {}", download.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or_else(|| Error::unavailable("apt-get download busybox-static left no .deb".to_string()))?;
+    let tree = download.join("tree");
+    cmd::run(settings, Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree))?;
+    let target = busybox_path(arch);
+    std::fs::rename(tree.join("bin/busybox"), &target)
+        .context(|| format!("could not move busybox to {}", target.display()))?;
+    let _ = std::fs::remove_dir_all(&download);
+    Ok(())
+}
+
+/// `cargo xtask setup [--check] [--arch A]`.
+pub fn setup(settings: &Settings, check_only: bool, arch: Arch) -> Result<Toolchain> {
+    let missing = missing(arch);
     if missing.is_empty() {
         eprintln!("setup: every tool is present; nothing to install");
-        return ensure();
+        return ensure(arch);
     }
     if check_only {
         return Err(Error::unavailable(missing_message(&missing)));
@@ -318,7 +434,7 @@ pub fn setup(settings: &Settings, check_only: bool) -> Result<Toolchain> {
         match install {
             Install::Apt(p) => plain.extend_from_slice(p),
             Install::AptBackports(p) => backports.extend_from_slice(p),
-            Install::Bindgen => {}
+            Install::Bindgen | Install::ForeignBusybox(_) => {}
         }
     }
     if !plain.is_empty() || !backports.is_empty() {
@@ -362,10 +478,15 @@ pub fn setup(settings: &Settings, check_only: bool) -> Result<Toolchain> {
             ]),
         )?;
     }
-    if settings.dry_run {
-        return Ok(expected());
+    for (_, install) in &missing {
+        if let Install::ForeignBusybox(arch) = install {
+            install_foreign_busybox(settings, *arch)?;
+        }
     }
-    let still = self::missing();
+    if settings.dry_run {
+        return Ok(expected(arch));
+    }
+    let still = self::missing(arch);
     if !still.is_empty() {
         return Err(Error::unavailable(format!(
             "setup installed what it could, but still {}",
@@ -373,7 +494,7 @@ pub fn setup(settings: &Settings, check_only: bool) -> Result<Toolchain> {
         )));
     }
     eprintln!("setup: done");
-    ensure()
+    ensure(arch)
 }
 
 #[cfg(test)]

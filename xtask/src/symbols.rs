@@ -32,7 +32,7 @@ pub fn source_line(ko: &Path, symbol: &str, offset: u64, root: &Path) -> Option<
     // A return address points after the call; the call itself is one byte earlier.
     let address = value + offset.saturating_sub(1);
     let out = cmd::output(
-        Command::new("addr2line")
+        Command::new(crate::arch::Arch::binutil_for(ko, "addr2line"))
             .arg("-i")
             .arg("-e")
             .arg(ko)

@@ -189,12 +189,13 @@ pub fn run_matrix(
 /// returns the exit status: 0 all passed, 1 a test failed (or, repeated, did not give the same
 /// verdict every time), 69 a scenario could not be run.
 pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
-    let flavour = options.source.flavour;
+    let (flavour, arch) = (options.source.flavour, options.source.arch);
     // Each scenario as this kernel runs it; those without an expectation for it stay out.
-    let mut scenarios: Vec<Scenario> = scenario::load_all(&project_dir().join("tests/scenarios"))?
-        .iter()
-        .filter_map(|s| s.for_kernel(flavour))
-        .collect();
+    let all = scenario::load_all(&project_dir().join("tests/scenarios"))?;
+    for (name, why) in all.iter().filter_map(|s| Some((&s.name, s.not_on(arch)?))) {
+        eprintln!("test: {name} does not run on {}: {why}", arch.name());
+    }
+    let mut scenarios: Vec<Scenario> = all.iter().filter_map(|s| s.for_target(flavour, arch)).collect();
     // The module's KUnit suites run in one boot of their own, unless a filter leaves them out.
     let kunit = options.filter.as_deref().is_none_or(|f| "kunit".contains(f));
     if let Some(filter) = &options.filter {
@@ -212,7 +213,7 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
     }
     let blocks: Vec<labs::Block> = labs::load(&project_dir().join("docs/labs"))?
         .into_iter()
-        .filter(|b| b.kernel == flavour)
+        .filter(|b| b.kernel == flavour && b.applies(arch))
         .filter(|b| options.filter.is_none() || scenarios.iter().any(|s| s.name == b.scenario))
         .collect();
     let prepared = prepare(settings, &options.source, "test")?;

@@ -11,6 +11,7 @@ use std::time::Duration;
 /// `Vm { field, ..vm() }`. Its QEMU does not exist; booting it is an error.
 pub fn vm() -> Vm {
     Vm {
+        arch: crate::arch::Arch::X86_64,
         qemu: "/nonexistent/qemu".into(),
         accel: Accel::Tcg,
         kernel: "/k/bzImage".into(),

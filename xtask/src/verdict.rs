@@ -521,7 +521,7 @@ mod fixtures {
     fn each_rt_scenario_passes_on_its_own_rt_boot() {
         let rt: Vec<Scenario> = scenarios().iter().filter_map(|s| s.for_kernel(Flavour::Rt)).collect();
         for scenario in &rt {
-            let path = crate::labs::fixture_path(Flavour::Rt, &scenario.name);
+            let path = crate::labs::fixture_path(Flavour::Rt, crate::arch::Arch::X86_64, &scenario.name);
             let log = std::fs::read_to_string(&path).unwrap_or_else(|e| {
                 panic!(
                     "{}: {e}; run `cargo xtask test --kernel rt --filter {}`, then \
@@ -534,6 +534,32 @@ mod fixtures {
             let verdict = judge_log(scenario, &log, End::Exited(Some(0)));
             assert!(verdict.passed(), "{} (rt): {:?}", scenario.name, verdict.failures);
         }
+    }
+
+    /// The scenarios captured on an arm64 guest (`tests/fixtures/arm64/`, `arm64/rt/`), each
+    /// judged as it runs there (its `[arm64]` table where it has one) on its own boot.
+    #[test]
+    fn each_arm64_fixture_passes_as_its_scenario_runs_on_arm64() {
+        use crate::arch::Arch;
+        let mut judged = 0;
+        for flavour in [Flavour::Default, Flavour::Rt] {
+            for scenario in scenarios().iter().filter_map(|s| s.for_target(flavour, Arch::Arm64)) {
+                let path = crate::labs::fixture_path(flavour, Arch::Arm64, &scenario.name);
+                let Ok(log) = std::fs::read_to_string(&path) else { continue };
+                let end =
+                    if scenario.expect.outcome == Outcome::Hang { End::Hung } else { End::Exited(Some(0)) };
+                let verdict = judge_log(&scenario, &log, end);
+                assert!(
+                    verdict.passed(),
+                    "{} (arm64, {}): {:?}",
+                    scenario.name,
+                    flavour.name(),
+                    verdict.failures
+                );
+                judged += 1;
+            }
+        }
+        assert!(judged >= 1, "no arm64 fixture judged");
     }
 
     #[test]
@@ -568,7 +594,16 @@ mod fixtures {
         let all = scenarios();
         let rt: Vec<Scenario> = all.iter().filter_map(|s| s.for_kernel(Flavour::Rt)).collect();
         let fixtures = project_dir().join("tests/fixtures");
-        for (dir, scenarios) in [(fixtures.clone(), &all), (fixtures.join("rt"), &rt)] {
+        let arm64: Vec<Scenario> =
+            all.iter().filter_map(|s| s.for_target(Flavour::Default, crate::arch::Arch::Arm64)).collect();
+        let mut dirs =
+            vec![(fixtures.clone(), &all), (fixtures.join("rt"), &rt), (fixtures.join("arm64"), &arm64)];
+        let arm64_rt: Vec<Scenario> =
+            all.iter().filter_map(|s| s.for_target(Flavour::Rt, crate::arch::Arch::Arm64)).collect();
+        if fixtures.join("arm64/rt").exists() {
+            dirs.push((fixtures.join("arm64/rt"), &arm64_rt));
+        }
+        for (dir, scenarios) in dirs {
             let logs = crate::paths::files_with_extension(&dir, "log").unwrap();
             assert!(!logs.is_empty(), "{}: no fixtures", dir.display());
             for path in logs {

@@ -54,11 +54,11 @@ pub struct Lab {
 impl Lab {
     /// Sets up the tools and the cached kernel (built if missing) and this run's directory.
     pub fn new(settings: &Settings, choice: &Choice, command: &str) -> Result<Self> {
-        let tools = setup::setup(settings, false)?;
+        let tools = setup::setup(settings, false, choice.arch)?;
         let kernel = kernel::build(settings, &tools, choice)?;
         let out = crate::paths::run_dir(settings, command)?;
         let snapshots = !settings.dry_run && !settings.no_snapshot;
-        let accel = accel::decide(settings, &tools.qemu, &kernel.bzimage)?;
+        let accel = accel::decide(settings, &tools, &kernel.bzimage)?;
         Ok(Lab { settings: *settings, tools, kernel, flavour: choice.flavour, out, snapshots, accel })
     }
 

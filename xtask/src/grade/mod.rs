@@ -393,7 +393,7 @@ pub fn write_outputs(out: &Path, graded: &[Graded], hidden_visibility: &str) -> 
 /// The lab, with the sandbox checked: the tools, the kernel (built if missing), `out`.
 fn lab(settings: &Settings, choice: &Choice, out: &Path) -> Result<(Lab, PathBuf)> {
     let bwrap = sandbox::bwrap().or_else(|_| {
-        crate::setup::setup(settings, false)?;
+        crate::setup::setup(settings, false, choice.arch)?;
         sandbox::bwrap()
     })?;
     sandbox::probe(&bwrap)?;

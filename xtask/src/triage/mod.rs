@@ -514,6 +514,31 @@ mod fixtures {
         assert!(lockdep.first_line > sleep.last_line);
     }
 
+    /// The same scenarios booted on an arm64 guest (`tests/fixtures/arm64/`): `Call trace:`,
+    /// no `<IRQ>` markers, the interrupt entered through el1h_64_irq. Each is titled as its
+    /// x86_64 boot is, and names the same guilty frame.
+    #[test]
+    fn arm64_boots_are_titled_as_x86_boots() {
+        let arm64 = |name: &str| {
+            let path = project_dir().join("tests/fixtures/arm64").join(format!("{name}.log"));
+            parse(&String::from_utf8_lossy(&std::fs::read(path).unwrap()))
+        };
+        let reports = arm64("mutex");
+        assert_eq!(reports.len(), 2, "{reports:#?}");
+        let sleep = &reports[0];
+        assert_eq!(sleep.kind, Kind::AtomicSleep);
+        assert_eq!(sleep.location.as_deref(), Some("kernel/locking/mutex.c:623"));
+        assert_eq!(sleep.guilty_function.as_deref(), Some("irqlock::shared::Shared::increment"));
+        assert!(sleep.lines.iter().any(|l| l.trim() == "Call trace:"), "{:#?}", sleep.lines);
+        assert!(sleep.lines.iter().any(|l| l.trim().starts_with("el1h_64_irq+")));
+        assert!(!sleep.lines.iter().any(|l| l.contains("<IRQ>")));
+        assert!(!sleep.truncated);
+        for name in ["mutex", "spinlock_irqsave", "edu_mutex_intx", "edu_mutex_msi", "workqueue_mutex"] {
+            let titles = |reports: Vec<Report>| reports.into_iter().map(|r| r.title).collect::<Vec<_>>();
+            assert_eq!(titles(arm64(name)), titles(parse_fixture(name)), "{name}");
+        }
+    }
+
     #[test]
     fn clean_boots_have_no_reports() {
         for name in ["spinlock_irqsave", "bad_parameter", "unload_while_firing"] {

@@ -8,11 +8,13 @@
 //! KVM for at most [`PROBE_LIMIT`] and looks for its first console line; its answer is kept in
 //! the cache for a day, per QEMU and kernel.
 
+use crate::arch::Arch;
 use crate::children::{self, Kind};
 use crate::cmd;
 use crate::error::{Context, Error, Result};
 use crate::paths::{cache_dir, hex};
 use crate::settings::Settings;
+use crate::setup::Toolchain;
 use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -45,13 +47,24 @@ pub enum Accel {
 }
 
 /// Decides the accelerator for `kernel` under `qemu`, as `--accel` asks.
-pub fn decide(settings: &Settings, qemu: &Path, kernel: &Path) -> Result<Accel> {
-    let choice = settings.accel;
+pub fn decide(settings: &Settings, tools: &Toolchain, kernel: &Path) -> Result<Accel> {
+    let (choice, qemu) = (settings.accel, tools.qemu.as_path());
     if choice == Choice::Tcg || settings.dry_run {
         // A dry run starts nothing, not even the probe; it shows the TCG command line.
         return Ok(Accel::Tcg);
     }
-    match probe_cached(qemu, kernel) {
+    if !tools.arch.kvm_possible() {
+        // KVM runs only guests of the host's architecture: no probe.
+        if choice == Choice::Kvm {
+            return Err(Error::unavailable(format!(
+                "--accel kvm: KVM cannot run an {} guest on this {} host; use --accel tcg (or auto)",
+                tools.arch.name(),
+                std::env::consts::ARCH
+            )));
+        }
+        return Ok(Accel::Tcg);
+    }
+    match probe_cached(tools.arch, qemu, kernel) {
         Ok(()) => {
             eprintln!("qemu: KVM works here; using it");
             Ok(Accel::Kvm)
@@ -66,7 +79,7 @@ pub fn decide(settings: &Settings, qemu: &Path, kernel: &Path) -> Result<Accel> 
     }
 }
 
-fn probe_cached(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
+fn probe_cached(arch: Arch, qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
     let version = cmd::output(Command::new(qemu).arg("--version")).unwrap_or_default();
     let key = hex(&Sha256::digest(format!("{version}\n{}\n", kernel.display()))[..8]);
     let file = cache_dir().join("accel").join(key);
@@ -78,14 +91,14 @@ fn probe_cached(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
             return if answer == "kvm" { Ok(()) } else { Err(answer) };
         }
     }
-    let answer = probe(qemu, kernel);
+    let answer = probe(arch, qemu, kernel);
     let _ = fs::create_dir_all(file.parent().unwrap_or(Path::new(".")));
     let _ = fs::write(&file, answer.as_ref().map(|()| "kvm".to_string()).unwrap_or_else(|why| why.clone()));
     answer
 }
 
 /// Boots `kernel` under KVM until its first console line, for at most [`PROBE_LIMIT`].
-fn probe(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
+fn probe(arch: Arch, qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
     if File::options().read(true).write(true).open("/dev/kvm").is_err() {
         return Err("/dev/kvm is missing or not usable by this user".to_string());
     }
@@ -95,9 +108,10 @@ fn probe(qemu: &Path, kernel: &Path) -> std::result::Result<(), String> {
     let errors = dir.join("errors.log");
     let run = || -> Result<std::result::Result<(), String>> {
         let mut command = Command::new(qemu);
-        command.args(["-accel", "kvm", "-cpu", "host", "-machine", "q35", "-m", "256", "-nodefaults"]);
-        command.args(["-nographic", "-no-reboot", "-serial", "stdio"]);
-        command.arg("-kernel").arg(kernel).args(["-append", "console=ttyS0 panic=-1"]);
+        command.args(["-accel", "kvm", "-cpu", "host"]).args(arch.machine_args(Accel::Kvm));
+        command.args(["-m", "256", "-nodefaults", "-nographic", "-no-reboot", "-serial", "stdio"]);
+        let append = format!("console={} panic=-1", arch.serial_ttys().0);
+        command.arg("-kernel").arg(kernel).args(["-append", &append]);
         command.stdin(Stdio::null());
         command.stdout(File::create(&console).context(|| "probe console".into())?);
         command.stderr(File::create(&errors).context(|| "probe errors".into())?);

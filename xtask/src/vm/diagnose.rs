@@ -6,6 +6,7 @@
 
 use super::monitor::Monitor;
 use super::Vm;
+use crate::arch::Arch;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ impl Vm {
         let lockup = || {
             std::fs::read(console).is_ok_and(|b| String::from_utf8_lossy(&b).contains("detected hard LOCKUP"))
         };
-        if (timed_out || seen) && lockup() {
+        if (timed_out || seen) && self.arch == Arch::X86_64 && lockup() {
             self.record_lapics(monitor, console);
         }
     }
@@ -48,12 +49,14 @@ impl Vm {
     /// kernel's `System.map` (`symbol+0xoff`).
     fn cpu_places(&self, monitor: &mut Monitor) -> Option<(String, Vec<String>)> {
         let registers = monitor.run("info registers -a").ok()?;
-        // `<build>/arch/x86/boot/bzImage`: the build tree, and its System.map, are 4 levels up.
+        // ` PC=ffff800080a1b2c4 ` on arm64 (target/arm/cpu.c), `RIP=...` on x86.
+        let pc = &format!("{}=", self.arch.pc_register());
+        // `<build>/arch/*/boot/<image>`: the build tree, and its System.map, are 4 levels up.
         let map = self.kernel.ancestors().nth(4).map(|dir| dir.join("System.map"));
         let symbols = map.and_then(|m| std::fs::read_to_string(m).ok()).unwrap_or_default();
         let places = registers
             .lines()
-            .filter_map(|line| line.split_once("RIP=")?.1.split_whitespace().next())
+            .filter_map(|line| line.split_once(pc)?.1.split_whitespace().next())
             .map(|rip| name_address(&symbols, rip))
             .collect();
         Some((registers, places))
@@ -145,10 +148,17 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
-/// Where an idle x86 CPU waits for its next interrupt (`arch/x86/kernel/process.c`, the
-/// `HLT` of `default_idle` and the paravirtual halts; `kernel/sched/idle.c`'s polling loop).
-const IDLE: &[&str] =
-    &["default_idle", "native_safe_halt", "pv_native_safe_halt", "cpu_idle_poll", "arch_cpu_idle"];
+/// Where an idle CPU waits for its next interrupt: on x86 the `HLT` of `default_idle` and the
+/// paravirtual halts (`arch/x86/kernel/process.c`); on arm64 the `WFI` of `cpu_do_idle`
+/// (`arch/arm64/kernel/idle.c`); `kernel/sched/idle.c`'s polling loop on both.
+const IDLE: &[&str] = &[
+    "default_idle",
+    "native_safe_halt",
+    "pv_native_safe_halt",
+    "cpu_idle_poll",
+    "arch_cpu_idle",
+    "cpu_do_idle",
+];
 
 /// What stays the same while a CPU is stuck in one place: the function, without the offset;
 /// outside the kernel image, the 4 KiB page.

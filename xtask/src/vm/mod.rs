@@ -16,6 +16,7 @@ mod monitor;
 pub mod snapshot;
 mod steps;
 
+use crate::arch::Arch;
 use accel::Accel;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +25,8 @@ use std::time::Duration;
 /// What to boot and how.
 #[derive(Debug, Clone)]
 pub struct Vm {
+    /// The guest's architecture: QEMU's machine and the serial ports' names.
+    pub arch: Arch,
     pub qemu: PathBuf,
     pub accel: Accel,
     pub kernel: PathBuf,
@@ -139,7 +142,7 @@ impl Vm {
             }
         }
         // The same machine every run.
-        qemu.args(["-machine", "q35"]);
+        qemu.args(self.arch.machine_args(self.accel));
         qemu.arg("-kernel").arg(&self.kernel);
         qemu.arg("-initrd").arg(self.resume.as_ref().map_or(&self.initrd, |r| &r.initrd));
         for device in &self.devices {
@@ -173,13 +176,18 @@ impl Vm {
     pub fn kernel_cmdline(&self) -> String {
         let mut append = vec![
             // Kernel messages and init's output on the serial port.
-            "console=ttyS0".to_string(),
+            format!("console={}", self.arch.serial_ttys().0),
             // Reboot at once on a panic, which -no-reboot turns into QEMU exiting.
             "panic=-1".to_string(),
             // ... without first trying for a second to stop the other CPUs, which a CPU
             // spinning with interrupts off (a hard lockup) never answers.
             "reboot=force".to_string(),
         ];
+        if self.arch != Arch::X86_64 {
+            // The harness's channel, for the init script (the kernel passes an unknown
+            // `name=value` without a dot to init as an environment variable, init/main.c).
+            append.push(format!("irqlock_tty={}", self.arch.serial_ttys().1));
+        }
         append.extend(self.cmdline.iter().cloned());
         append.join(" ")
     }

@@ -175,7 +175,9 @@ fn save(vm: &Vm, snapshot: &Snapshot, dir: &Path) -> Result<()> {
         if fs::read_to_string(&harness).is_ok_and(|t| t.contains(READY)) {
             break true;
         }
-        if tracked.child.try_wait().ok().flatten().is_some() || started.elapsed() > READY_DEADLINE {
+        if tracked.child.try_wait().ok().flatten().is_some()
+            || started.elapsed() > READY_DEADLINE * vm.arch.boot_factor()
+        {
             break false;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -186,7 +188,7 @@ fn save(vm: &Vm, snapshot: &Snapshot, dir: &Path) -> Result<()> {
         return Err(Error::unavailable(format!(
             "the guest to snapshot did not reach user space in {}s; its console: {}; QEMU said: {}. \
              `--no-snapshot` boots every VM instead",
-            READY_DEADLINE.as_secs(),
+            (READY_DEADLINE * vm.arch.boot_factor()).as_secs(),
             dir.join("boot.log").display(),
             fs::read_to_string(&errors).unwrap_or_default().trim()
         )));
