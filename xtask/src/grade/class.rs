@@ -449,7 +449,7 @@ pub fn bench(settings: &Settings, choice: &Choice, jobs: usize, out: &Path) -> R
     let seconds = started.elapsed().as_secs_f64();
     let per_minute = class.len() as f64 * 60.0 / seconds;
     Ok(format!(
-        "grading, exercise 1 (2 checks, a build and 2 boots each), {} submissions at --jobs {jobs}: {seconds:.1}s, \
+        "grading, exercise 1 (a sandboxed build, a snapshot and 2 checks each), {} submissions at --jobs {jobs}: {seconds:.1}s, \
          {per_minute:.1} submissions/min; a class of 300: about {:.0} min{}\n",
         class.len(),
         300.0 / per_minute,
