@@ -57,51 +57,61 @@ fn short(reason: &str) -> String {
     reason.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect::<Vec<_>>().join(" ")
 }
 
-/// RFC 4180: a field with a comma, a quote or a line break is quoted, its quotes doubled. A
-/// field that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) gets a `'`.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+/// A spreadsheet runs a field that starts with `=`, `+`, `-` or `@` as a formula (CSV
+/// injection): such a field (a student's directory name, a reason) gets a leading `'`.
+fn inert(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
     } else {
-        text
+        text.to_string()
     }
+}
+
+/// RFC 4180 text of `header` and `records`, by the `csv` crate (quotes what needs quoting).
+fn write_csv(header: &[&str], records: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let written = writer
+        .write_record(header)
+        .and_then(|()| records.into_iter().try_for_each(|r| writer.write_record(r.iter().map(|f| inert(f)))));
+    written.expect("writing CSV into memory cannot fail");
+    let bytes = writer.into_inner().expect("flushing CSV into memory cannot fail");
+    String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
 }
 
 /// `gradebook.csv`.
 pub fn csv(rows: &[Row]) -> String {
-    let mut out = String::from("student,exercise,check,hidden,weight,score,max_score,status,reason\n");
-    for r in rows {
-        let fields = [
-            csv_field(&r.student),
-            csv_field(&r.exercise),
-            csv_field(&r.check),
-            r.hidden.to_string(),
-            r.weight.to_string(),
-            r.score.to_string(),
-            r.max_score.to_string(),
-            r.status.clone(),
-            csv_field(&r.reason),
-        ];
-        out += &fields.join(",");
-        out.push('\n');
-    }
-    out
+    let header =
+        ["student", "exercise", "check", "hidden", "weight", "score", "max_score", "status", "reason"];
+    write_csv(
+        &header,
+        rows.iter().map(|r| {
+            vec![
+                r.student.clone(),
+                r.exercise.clone(),
+                r.check.clone(),
+                r.hidden.to_string(),
+                r.weight.to_string(),
+                r.score.to_string(),
+                r.max_score.to_string(),
+                r.status.clone(),
+                r.reason.clone(),
+            ]
+        }),
+    )
 }
 
 /// `gradebook-totals.csv`: one row per student, their commit (a clone's), score and maximum.
 pub fn totals_csv(graded: &[Graded]) -> String {
-    let mut out = String::from("student,commit,score,max_score\n");
     let mut students: Vec<&str> = graded.iter().map(|g| g.student.as_str()).collect();
     students.dedup();
-    for s in students {
+    let records = students.into_iter().map(|s| {
         let mine: Vec<&Graded> = graded.iter().filter(|g| g.student == s).collect();
         let commit = mine.first().and_then(|g| g.commit.clone()).unwrap_or_default();
         let score: u32 = mine.iter().map(|g| g.score()).sum();
         let max: u32 = mine.iter().map(|g| g.max_score()).sum();
-        out += &format!("{},{commit},{score},{max}\n", csv_field(s));
-    }
-    out
+        vec![s.to_string(), commit, score.to_string(), max.to_string()]
+    });
+    write_csv(&["student", "commit", "score", "max_score"], records)
 }
 
 /// `gradebook.json`: per student, the total and each exercise with its checks.
