@@ -135,6 +135,16 @@ impl Arch {
         }
     }
 
+    /// Kernel command-line options this architecture's guest needs: on arm64, pseudo-NMIs
+    /// (GICv3 priorities), so that a CPU spinning with interrupts off still answers the
+    /// hard-lockup detector's backtrace request and panic's stop, as on x86 (configs/arm64/).
+    pub fn kernel_args(self) -> &'static [&'static str] {
+        match self {
+            Arch::X86_64 => &[],
+            Arch::Arm64 => &["irqchip.gicv3_pseudo_nmi=1"],
+        }
+    }
+
     /// The name of the program counter in QEMU's `info registers`, for where a hung CPU is.
     pub fn pc_register(self) -> &'static str {
         match self {

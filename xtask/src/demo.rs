@@ -116,7 +116,8 @@ fn annotate(line: &str, guilty: Option<&str>, source: Option<&str>) -> Option<St
         // arm64 marks no interrupt stack: the exception entry frames show where it began.
         "Call trace:" => {
             return Some(
-                "arm64 prints no <IRQ> markers: the interrupt is the frames down to el1h_64_irq,                  its entry from the kernel (EL1)"
+                "arm64 prints no <IRQ> markers: the interrupt is the frames down to el1h_64_irq, \
+                 its entry from the kernel (EL1)"
                     .to_string(),
             )
         }
@@ -542,6 +543,23 @@ mod tests {
             Some("the guilty frame: rust/shared.rs:54")
         );
         assert_eq!(note("RCU nest depth: 0, expected: 0"), None);
+    }
+
+    /// arm64's report (tests/fixtures/arm64/mutex.log): `Call trace:`, the interrupt's entry
+    /// frames explained, and the walk stops at el1h_64_irq, below which is the task.
+    #[test]
+    fn explains_an_arm64_trace() {
+        let note = |l: &str| annotate(l, None, None);
+        assert!(note(" Call trace:").unwrap().contains("el1h_64_irq"));
+        assert!(note(" gic_handle_irq+0x40/0x9c").unwrap().contains("GIC"));
+        assert!(note(" el1h_64_irq+0x6c/0x70").unwrap().contains("EL1"));
+        let path = project_dir().join("tests/fixtures/arm64/mutex.log");
+        let reports = triage::parse(&std::fs::read_to_string(path).unwrap());
+        let walked = walk(&Style { on: false }, &reports[0], Path::new("/nonexistent.ko"));
+        assert!(walked.contains("arch_timer_handler_virt"), "{walked}");
+        let entry = walked.find("el1h_64_irq+").unwrap();
+        assert!(walked[entry..].contains("(the interrupted task's frames left out)"), "{walked}");
+        assert!(!walked.contains("el0t_64_sync"), "{walked}");
     }
 
     /// A real PREEMPT_RT boot whose console cut the handler's line and printed it again.

@@ -334,7 +334,13 @@ fn wrap_to(lines: &[String], chars: usize) -> Vec<String> {
 /// `docs/flowchart.svg`.
 #[cfg(test)]
 fn from_fixtures() -> String {
-    let dir = crate::paths::project_dir().join("tests/fixtures");
+    from_fixtures_in("tests/fixtures")
+}
+
+/// The same from the boots under `dir` (`tests/fixtures/arm64`: an arm64 guest's).
+#[cfg(test)]
+fn from_fixtures_in(dir: &str) -> String {
+    let dir = crate::paths::project_dir().join(dir);
     let read = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
     let (correct, wrong, contended) =
         (read("spinlock_irqsave"), read("mutex"), read("two_cpus_spinlock_irqsave"));
@@ -369,7 +375,16 @@ mod tests {
 
     #[test]
     fn draws_both_columns_from_the_boots() {
-        let all = texts(&from_fixtures()).join("\n");
+        draws_both_columns_from("tests/fixtures");
+    }
+
+    #[test]
+    fn draws_both_columns_from_arm64_boots() {
+        draws_both_columns_from("tests/fixtures/arm64");
+    }
+
+    fn draws_both_columns_from(dir: &str) {
+        let all = texts(&from_fixtures_in(dir)).join("\n");
         for expected in [
             "Wrong: mutex in the interrupt handler",
             "Correct: spinlock in the interrupt handler",

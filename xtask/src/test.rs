@@ -129,6 +129,8 @@ pub struct TestOptions {
     pub json: Option<PathBuf>,
     /// Also write the results as JUnit XML here.
     pub junit: Option<PathBuf>,
+    /// Leave the exercises out (`--no-exercises`).
+    pub no_exercises: bool,
 }
 
 /// Boots every scenario once (`jobs` at a time, files under `out/`), then checks the lab
@@ -237,6 +239,7 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
     // passes. Repeated, only when the filter names exercises: a repeated run of the whole
     // matrix is the scenarios' and the lab blocks'.
     let exercises = match &options.filter {
+        _ if options.no_exercises => false,
         _ if repeat == 1 => true,
         Some(filter) => crate::exercise::matching(Some(filter)) > 0,
         None => false,

@@ -187,6 +187,7 @@ impl Vm {
             // The harness's channel, for the init script (the kernel passes an unknown
             // `name=value` without a dot to init as an environment variable, init/main.c).
             append.push(format!("irqlock_tty={}", self.arch.serial_ttys().1));
+            append.extend(self.arch.kernel_args().iter().map(|a| a.to_string()));
         }
         append.extend(self.cmdline.iter().cloned());
         append.join(" ")
