@@ -52,12 +52,12 @@ impl Vm {
         // ` PC=ffff800080a1b2c4 ` on arm64 (target/arm/cpu.c), `RIP=...` on x86.
         let pc = &format!("{}=", self.arch.pc_register());
         // `<build>/arch/*/boot/<image>`: the build tree, and its System.map, are 4 levels up.
-        let map = self.kernel.ancestors().nth(4).map(|dir| dir.join("System.map"));
-        let symbols = map.and_then(|m| std::fs::read_to_string(m).ok()).unwrap_or_default();
+        let map = self.kernel.ancestors().nth(4).map(|dir| dir.join("System.map")).unwrap_or_default();
+        let symbols = text_symbols(&map);
         let places = registers
             .lines()
             .filter_map(|line| line.split_once(pc)?.1.split_whitespace().next())
-            .map(|rip| name_address(&symbols, rip))
+            .map(|rip| symbols.name(rip))
             .collect();
         Some((registers, places))
     }
@@ -171,27 +171,65 @@ fn place_key(place: &str) -> String {
     }
 }
 
-/// `symbol+0xoff` for a hexadecimal kernel address, from `System.map`'s text; the address
-/// itself when it is outside the kernel image (a module, user space).
-fn name_address(system_map: &str, address: &str) -> String {
-    let Ok(value) = u64::from_str_radix(address, 16) else { return address.to_string() };
-    let mut best: Option<(u64, &str)> = None;
-    let mut last = 0;
-    for line in system_map.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(at), Some(kind), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
-            continue;
-        };
-        let Ok(at) = u64::from_str_radix(at, 16) else { continue };
-        last = last.max(at);
-        if matches!(kind, "T" | "t") && at <= value && best.is_none_or(|(b, _)| at >= b) {
-            best = Some((at, name));
+/// A kernel's text symbols from its `System.map`, sorted by address, to name the addresses
+/// the looks at a silent guest read: parsed once per file in a run (3 MB, 57,000 lines for the
+/// debug kernel; parsed at each look, a look took over a second).
+struct TextSymbols {
+    /// `(address, name)` of each `T`/`t` symbol, by address.
+    text: Vec<(u64, String)>,
+    /// The highest address of any symbol: the kernel image's end.
+    last: u64,
+}
+
+impl TextSymbols {
+    fn parse(system_map: &str) -> Self {
+        let mut text = Vec::new();
+        let mut last = 0;
+        for line in system_map.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(at), Some(kind), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
+                continue;
+            };
+            let Ok(at) = u64::from_str_radix(at, 16) else { continue };
+            last = last.max(at);
+            if matches!(kind, "T" | "t") {
+                text.push((at, name.to_string()));
+            }
+        }
+        // Stable: of two symbols at one address, the later line names it, as before.
+        text.sort_by_key(|(at, _)| *at);
+        Self { text, last }
+    }
+
+    /// `symbol+0xoff` for a hexadecimal kernel address; the address itself when it is outside
+    /// the kernel image (a module, user space).
+    fn name(&self, address: &str) -> String {
+        let Ok(value) = u64::from_str_radix(address, 16) else { return address.to_string() };
+        let below = self.text.partition_point(|(at, _)| *at <= value);
+        match below.checked_sub(1).map(|i| &self.text[i]) {
+            Some((at, name)) if value <= self.last => format!("{name}+{:#x}", value - at),
+            _ => format!("{address} (outside the kernel image)"),
         }
     }
-    match best {
-        Some((at, name)) if value <= last => format!("{name}+{:#x}", value - at),
-        _ => format!("{address} (outside the kernel image)"),
-    }
+}
+
+/// The text symbols of the `System.map` at `path` (none when it cannot be read), parsed once.
+fn text_symbols(path: &Path) -> std::sync::Arc<TextSymbols> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    static PARSED: Mutex<Option<HashMap<std::path::PathBuf, Arc<TextSymbols>>>> = Mutex::new(None);
+    let mut parsed = PARSED.lock().expect("not poisoned");
+    parsed
+        .get_or_insert_with(HashMap::new)
+        .entry(path.to_path_buf())
+        .or_insert_with(|| Arc::new(TextSymbols::parse(&std::fs::read_to_string(path).unwrap_or_default())))
+        .clone()
+}
+
+/// `symbol+0xoff` for a hexadecimal kernel address, from `System.map`'s text.
+#[cfg(test)]
+fn name_address(system_map: &str, address: &str) -> String {
+    TextSymbols::parse(system_map).name(address)
 }
 
 #[cfg(test)]
