@@ -127,6 +127,14 @@ pub(crate) fn config() -> Result<Config> {
 /// `period_us`); longer loads sleep instead.
 const BUSY_WAIT_MAX_US: u64 = 100_000;
 
+/// The longest process context keeps waiting for interrupts that are due, on a guest whose
+/// host starves it: the interrupts of a busy load end the wait after `count` times
+/// `period_us` (at most `BUSY_WAIT_MAX_US`), but a starved vCPU can take seconds of its own
+/// clock to take them (seen under emulation with a host load of 12 on 2 CPUs). Below the soft
+/// lockup detector's 2 x `watchdog_thresh` (`get_softlockup_thresh`, kernel/watchdog.c:652),
+/// 4 s at the lowest `watchdog_thresh=2` a scenario boots with.
+const STARVED_LIMIT: Delta = Delta::from_millis(2000);
+
 /// How long process context holds the mutex for `lock=mutex_contended`: far longer than the
 /// timer period, so that the interrupt arrives while it is held.
 const CONTENDED_HOLD: Delta = Delta::from_millis(200);
@@ -199,9 +207,13 @@ impl IrqLock {
                     half
                 );
                 let timers = tickers.start()?;
-                busy_wait(Delta::from_micros(BUSY_WAIT_MAX_US as i64), || {
-                    config.count != 0 && lesson.attempts() >= half
-                });
+                // count=0 never ends the wait: hold for as long as a busy load may last.
+                let limit = if config.count != 0 {
+                    STARVED_LIMIT
+                } else {
+                    Delta::from_micros(BUSY_WAIT_MAX_US as i64)
+                };
+                busy_wait(limit, || config.count != 0 && lesson.attempts() >= half);
                 drop(guard);
                 pr_info!("process: released irqlock_mutex\n");
                 drop(no_preempt);
@@ -223,9 +235,7 @@ impl IrqLock {
                     Context::current().cpu()
                 );
                 let timers = tickers.start()?;
-                busy_wait(Delta::from_micros(BUSY_WAIT_MAX_US as i64 * 2), || {
-                    lesson.is_done()
-                });
+                busy_wait(STARVED_LIMIT, || lesson.is_done());
                 drop(no_preempt);
                 timers
             }
