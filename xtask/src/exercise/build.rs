@@ -70,24 +70,12 @@ fn write_tree(exercise: &Exercise, text: &str, out: &Path) -> Result<PathBuf> {
     Ok(compiled)
 }
 
-/// Builds `text` (the contents of `origin`) as `exercise`'s module in `out`. A compile error
-/// is the learner's failure (exit 1) and shows the compiler's own words, naming `origin`.
-pub fn build(
-    settings: &Settings,
-    tools: &Toolchain,
-    kernel: &kernel::Build,
-    exercise: &Exercise,
-    text: &str,
-    origin: &Path,
-    out: &Path,
-) -> Result<Built> {
-    build_with(settings, tools, kernel, exercise, text, origin, out, &|make| make, BUILD_DEADLINE)
-}
-
-/// As [`build`], with the `make` command passed through `wrap` first (`cargo xtask grade`
-/// runs it in a sandbox) and stopped past `deadline`.
+/// Builds `text` (the contents of `origin`) as `exercise`'s module in `out`, with the `make`
+/// command passed through `wrap` first (`cargo xtask grade` runs it in a sandbox; a learner's
+/// check passes it as it is) and stopped past `deadline`. A compile error is the learner's
+/// failure (exit 1) and shows the compiler's own words, naming `origin`.
 #[allow(clippy::too_many_arguments)]
-pub fn build_with(
+pub fn build(
     settings: &Settings,
     tools: &Toolchain,
     kernel: &kernel::Build,

@@ -91,6 +91,8 @@ impl Lab {
             text,
             origin,
             &self.build_dir(exercise, label),
+            &|make| make,
+            build::BUILD_DEADLINE,
         )
     }
 

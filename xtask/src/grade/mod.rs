@@ -195,7 +195,7 @@ pub fn grade_one(
     let readable = sandbox::build_inputs(&lab.kernel.dir, &cache_dir().join("tools"));
     let wrap = |make: std::process::Command| sandbox::wrap(bwrap, &make, &readable, &build_dir);
     let origin = PathBuf::from(format!("{}.rs", exercise.name));
-    let built = match build::build_with(
+    let built = match build::build(
         &lab.settings,
         &lab.tools,
         &lab.kernel,
