@@ -29,8 +29,11 @@ use std::time::{Duration, Instant};
 
 /// Bump when the way a snapshot is made changes.
 const RECIPE: &str = "waiting init on ttyS1; migrate file:; v1";
-/// Snapshots kept in the cache; older ones are removed.
-const KEEP: usize = 8;
+/// Snapshots kept in the cache (about 40 MB each); older ones are removed. A run needs up to 4
+/// per kernel (device sets, command lines): 24 hold all four kernels' (x86_64 and arm64, default
+/// and PREEMPT_RT) with room, so that runs on several kernels at once, as CI's or a `--repeat`
+/// beside another, do not push out each other's and boot them again (8 did: 11 needed at once).
+const KEEP: usize = 24;
 /// A guest that is not ready after this hung while booting.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 
