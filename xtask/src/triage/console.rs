@@ -80,15 +80,23 @@ fn is_caller(inside: &str) -> bool {
         && inside[1..].chars().all(|c| c.is_ascii_digit())
 }
 
-/// The console's lines, one per entry (the first line is line 1 of the file), with a line
-/// that the console cut and printed again in full left empty: a console whose printing was
-/// taken over mid-line (nbcon) prints the line again after `** replaying previous printk
-/// message **`.
+/// The console's lines, one per entry (the first line is line 1 of the file), with the
+/// console's replay notes left empty, and a line that the console cut and printed again in
+/// full left empty too. A console whose printing was taken over (nbcon) prints the record it
+/// was on again after `** replaying previous printk message **` (kernel/printk/nbcon.c:1034,
+/// printk.c:3005). The takeover may come mid-line, and the line before the note is then a cut
+/// copy of the line after it; or after a whole line, which the note then follows and nothing
+/// repeats (seen: the BUG line of `softirq_mutex`, and a frame of its trace, each whole before
+/// the note): only a cut copy is dropped.
 pub fn whole_lines(log: &str) -> Vec<&str> {
     let mut lines: Vec<&str> = log.lines().map(|l| l.trim_end_matches('\r')).collect();
     for i in 1..lines.len() {
         if lines[i].trim_end() == "** replaying previous printk message **" {
-            lines[i - 1] = "";
+            let before = lines[i - 1].trim_end();
+            let replayed = lines.get(i + 1).map_or("", |l| l.trim_end());
+            if !before.is_empty() && replayed.starts_with(before) {
+                lines[i - 1] = "";
+            }
             lines[i] = "";
         }
     }
