@@ -131,7 +131,8 @@ impl Prepared {
             }
         } else {
             std::fs::create_dir_all(dir).context(|| format!("could not create {}", dir.display()))?;
-            initramfs::write(&initrd, &self.tools.busybox, &self.guest_module, steps, finish)?;
+            let store = self.out.join("initramfs");
+            initramfs::write(&initrd, &store, &self.tools.busybox, &self.guest_module, steps, finish)?;
         }
         Ok(Vm {
             arch: self.tools.arch,

@@ -59,10 +59,18 @@ impl Cpio {
     }
 }
 
-/// Writes the initramfs for `steps` to `out`.
-pub fn write(out: &Path, busybox: &Path, module: &Path, steps: &[Step], finish: Finish) -> Result<()> {
+/// Writes the initramfs for `steps` to `out`, one copy per content in `store`
+/// ([`crate::paths::write_shared`]).
+pub fn write(
+    out: &Path,
+    store: &Path,
+    busybox: &Path,
+    module: &Path,
+    steps: &[Step],
+    finish: Finish,
+) -> Result<()> {
     let bytes = archive(busybox, module, &init_script(steps, finish))?;
-    std::fs::write(out, bytes).context(|| format!("could not write {}", out.display()))
+    crate::paths::write_shared(out, store, &bytes)
 }
 
 /// The archive: busybox, the module and `init`.

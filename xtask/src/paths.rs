@@ -51,6 +51,7 @@ pub fn run_dir(settings: &crate::settings::Settings, command: &str) -> Result<Pa
         return Ok(dir);
     }
     std::fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
+    prune_runs(&root, command, KEEP_RUNS);
     // Replace the link in one step, so that it always names a complete directory.
     let link = root.join("latest");
     let partial = root.join(format!(".latest-{}", std::process::id()));
@@ -59,6 +60,57 @@ pub fn run_dir(settings: &crate::settings::Settings, command: &str) -> Result<Pa
         .and_then(|()| std::fs::rename(&partial, &link))
         .context(|| format!("could not point {} to {name}", link.display()))?;
     Ok(dir)
+}
+
+/// How many of one command's run directories [`run_dir`] keeps, the newest ones (a
+/// `--repeat 100` of `test` is one directory of about 65 MB a run).
+pub const KEEP_RUNS: usize = 10;
+
+/// Removes `command`'s run directories in `root` but the newest `keep`, and any whose
+/// process still runs. Best effort: a directory that cannot be removed stays.
+fn prune_runs(root: &Path, command: &str, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let mut runs: Vec<(String, u32)> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|name| run_pid(&name, command).map(|pid| (name, pid)))
+        .collect();
+    // `<time>-<pid>` sorts by time.
+    runs.sort();
+    let old = runs.len().saturating_sub(keep);
+    for (name, pid) in &runs[..old] {
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(root.join(name));
+        }
+    }
+}
+
+/// The pid in `name` if it is a run directory of `command`: `<command>-YYYYmmdd-HHMMSS-<pid>`.
+fn run_pid(name: &str, command: &str) -> Option<u32> {
+    let rest = name.strip_prefix(command)?.strip_prefix('-')?;
+    let mut parts = rest.split('-');
+    let (date, time, pid) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    (parts.next().is_none() && digits(date, 8) && digits(time, 6)).then_some(())?;
+    pid.parse().ok()
+}
+
+/// Writes `bytes` to `path` as a hard link to one copy per content in `store`: a run boots
+/// the same initramfs in every repeat, and keeps it once.
+pub fn write_shared(path: &Path, store: &Path, bytes: &[u8]) -> Result<()> {
+    use sha2::Digest;
+    std::fs::create_dir_all(store).context(|| format!("could not create {}", store.display()))?;
+    let copy = store.join(format!("{}.cpio", &hex(&sha2::Sha256::digest(bytes))[..20]));
+    if !copy.exists() {
+        let partial = copy.with_extension(format!("partial-{}", std::process::id()));
+        std::fs::write(&partial, bytes)
+            .and_then(|()| std::fs::rename(&partial, &copy))
+            .context(|| format!("could not write {}", copy.display()))?;
+    }
+    let _ = std::fs::remove_file(path);
+    std::fs::hard_link(&copy, path)
+        .or_else(|_| std::fs::copy(&copy, path).map(drop))
+        .context(|| format!("could not write {}", path.display()))
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC.
@@ -100,5 +152,65 @@ mod tests {
         assert_eq!(utc_stamp(UNIX_EPOCH), "19700101-000000");
         // 2024-02-29 23:59:58 UTC, a leap day.
         assert_eq!(utc_stamp(UNIX_EPOCH + Duration::from_secs(1_709_251_198)), "20240229-235958");
+    }
+
+    #[test]
+    fn only_the_newest_runs_of_the_command_and_running_ones_are_kept() {
+        let root = std::env::temp_dir().join(format!("irqlock-runs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        // Pid 1 always runs; 999999999 is above any pid_max.
+        let names = [
+            "test-20260101-000000-999999999",
+            "test-20260102-000000-1",
+            "test-20260103-000000-999999999",
+            "test-20260104-000000-999999999",
+            "test-20260105-000000-999999999",
+            "test-exercise-20260101-000000-999999999",
+            "run-20260101-000000-999999999",
+            "latest-notes",
+        ];
+        for name in names {
+            std::fs::create_dir_all(root.join(name)).unwrap();
+        }
+        prune_runs(&root, "test", 2);
+        let mut left: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            left,
+            [
+                "latest-notes",
+                "run-20260101-000000-999999999",
+                "test-20260102-000000-1",
+                "test-20260104-000000-999999999",
+                "test-20260105-000000-999999999",
+                "test-exercise-20260101-000000-999999999",
+            ]
+        );
+    }
+
+    #[test]
+    fn equal_contents_are_stored_once() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("irqlock-shared-{}", std::process::id()));
+        let store = dir.join("store");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::create_dir_all(dir.join("b")).unwrap();
+        write_shared(&dir.join("a/x.cpio"), &store, b"same").unwrap();
+        write_shared(&dir.join("b/x.cpio"), &store, b"same").unwrap();
+        write_shared(&dir.join("b/y.cpio"), &store, b"other").unwrap();
+        let stored = std::fs::read_dir(&store).unwrap().count();
+        let (a, b) = (dir.join("a/x.cpio"), dir.join("b/x.cpio"));
+        let same_inode = std::fs::metadata(&a).unwrap().ino() == std::fs::metadata(&b).unwrap().ino();
+        let (bytes_a, bytes_y) = (std::fs::read(&a).unwrap(), std::fs::read(dir.join("b/y.cpio")).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(stored, 2);
+        assert!(same_inode);
+        assert_eq!((bytes_a.as_slice(), bytes_y.as_slice()), (&b"same"[..], &b"other"[..]));
     }
 }
