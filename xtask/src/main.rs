@@ -200,6 +200,12 @@ enum Commands {
         /// its own (on arm64 under TCG, about 40 minutes for all of them).
         #[arg(long)]
         no_exercises: bool,
+        /// Boot nothing: judge the boots an earlier `test` kept in DIR (its output directory,
+        /// e.g. target/irqlock/latest) again with this checkout's parser and scenarios, and
+        /// check their lab blocks; a --repeat's runs are counted as it counted them. Give the
+        /// --kernel and --arch that run had. KUnit and exercises are not judged again.
+        #[arg(long, value_name = "DIR", conflicts_with = "repeat")]
+        rejudge: Option<PathBuf>,
         #[command(flatten)]
         kernel: KernelArgs,
     },
@@ -358,7 +364,7 @@ fn run(cli: Cli) -> Result<i32> {
                 },
             );
         }
-        Commands::Test { filter, jobs, repeat, json, junit, no_exercises, kernel } => {
+        Commands::Test { filter, jobs, repeat, json, junit, no_exercises, rejudge, kernel } => {
             let jobs = jobs.map_or_else(default_jobs, |n| n as usize);
             return test::test(
                 settings,
@@ -370,6 +376,7 @@ fn run(cli: Cli) -> Result<i32> {
                     json,
                     junit,
                     no_exercises,
+                    rejudge,
                 },
             );
         }

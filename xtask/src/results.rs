@@ -38,7 +38,8 @@ pub struct TestResult {
     pub kind: Kind,
     pub description: String,
     pub status: Status,
-    /// From QEMU's start to the verdict (scenarios; 0 for lab blocks).
+    /// From QEMU's start to the verdict (scenarios; 0 for lab blocks and for boots judged
+    /// again by `test --rejudge`).
     pub seconds: f64,
     pub failures: Vec<String>,
     pub error: Option<String>,
@@ -69,7 +70,7 @@ pub fn to_ktap(results: &[TestResult]) -> String {
     let mut text = ktap::header(results.len());
     for (i, result) in results.iter().enumerate() {
         let mut diagnostics = Vec::new();
-        if result.kind == Kind::Scenario {
+        if result.kind == Kind::Scenario && result.seconds > 0.0 {
             diagnostics.push(format!("boot-to-verdict: {:.1}s", result.seconds));
         }
         diagnostics.extend(result.error.iter().map(|e| format!("could not run: {e}")));

@@ -12,6 +12,8 @@ use crate::paths::project_dir;
 use crate::results::{self, Kind, Status, TestResult};
 use crate::scenario::{self, Scenario};
 use crate::settings::Settings;
+use crate::verdict::{self, Boot, Verdict};
+use crate::vm::End;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,11 +22,22 @@ use std::time::Instant;
 /// Boots `scenario` under `out/` and turns what happened into its result.
 fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> TestResult {
     let started = Instant::now();
-    let result = boot_scenario(prepared, scenario, out);
-    let (status, failures, error, verdict) = match result {
-        Ok((v, _, _)) if v.passed() => (Status::Pass, Vec::new(), None, Some(v)),
-        Ok((v, _, _)) => (Status::Fail, v.failures.clone(), None, Some(v)),
-        Err(e) => (Status::Error, Vec::new(), Some(e.message), None),
+    let verdict = boot_scenario(prepared, scenario, out).map(|(v, _, _)| v).map_err(|e| e.message);
+    scenario_result(scenario, verdict, started.elapsed().as_secs_f64(), out)
+}
+
+/// `scenario`'s result from its verdict, or from why there is none (an error), and its console
+/// under `out/`.
+fn scenario_result(
+    scenario: &Scenario,
+    verdict: Result<Verdict, String>,
+    seconds: f64,
+    out: &Path,
+) -> TestResult {
+    let (status, failures, error, verdict) = match verdict {
+        Ok(v) if v.passed() => (Status::Pass, Vec::new(), None, Some(v)),
+        Ok(v) => (Status::Fail, v.failures.clone(), None, Some(v)),
+        Err(e) => (Status::Error, Vec::new(), Some(e), None),
     };
     let (reports, ending, after) = verdict.map(|v| (v.reports, v.ending, v.after)).unwrap_or_default();
     TestResult {
@@ -32,7 +45,7 @@ fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> TestRes
         kind: Kind::Scenario,
         description: scenario.description.clone(),
         status,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         failures,
         error,
         reports,
@@ -40,6 +53,66 @@ fn run_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> TestRes
         after,
         console: out.join(&scenario.name).join("console.log"),
     }
+}
+
+/// `--rejudge DIR`: the boots an earlier `cargo xtask test` left in `dir` (each `run-N/` of a
+/// `--repeat`, else `dir` itself), judged again with this checkout's parser and scenarios and
+/// their lab blocks checked again, without booting. A run holds only the scenarios that have
+/// a directory in it. Errors: `dir` unreadable, or no scenario's console in it.
+fn rejudge(dir: &Path, scenarios: &[Scenario], blocks: &[labs::Block]) -> Result<Vec<Vec<TestResult>>> {
+    let entries = std::fs::read_dir(dir).context(|| format!("could not read --rejudge {}", dir.display()))?;
+    let mut runs: Vec<(usize, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.strip_prefix("run-")?.parse().ok()?, e.path())))
+        .collect();
+    runs.sort();
+    if runs.is_empty() {
+        runs.push((1, dir.to_path_buf()));
+    }
+    let results: Vec<Vec<TestResult>> = runs
+        .iter()
+        .map(|(_, run)| {
+            let mut results: Vec<TestResult> = scenarios
+                .iter()
+                .filter(|s| run.join(&s.name).is_dir())
+                .map(|s| scenario_result(s, judge_again(s, &run.join(&s.name)), 0.0, run))
+                .collect();
+            let checked: Vec<TestResult> = blocks
+                .iter()
+                .filter(|b| results.iter().any(|r| r.name == b.scenario))
+                .map(|b| check_block(b, &results))
+                .collect();
+            results.extend(checked);
+            results
+        })
+        .collect();
+    if results.iter().all(Vec::is_empty) {
+        return Err(Error {
+            message: format!(
+                "no boot of a scenario (`<scenario>/console.log`) in {} or its run-N/ directories; \
+                 give the output directory of a `cargo xtask test` run, with its --kernel and --arch",
+                dir.display()
+            ),
+            exit_code: crate::error::EXIT_USAGE,
+        });
+    }
+    Ok(results)
+}
+
+/// The verdict on the boot of `scenario` kept in `dir`: its console, ttyS1's log and
+/// [`crate::vm::END_FILE`].
+fn judge_again(scenario: &Scenario, dir: &Path) -> Result<Verdict, String> {
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .map(|bytes| String::from_utf8_lossy(&bytes).replace('\r', ""))
+            .map_err(|e| format!("could not read its {name}: {e}"))
+    };
+    let end: End = read(crate::vm::END_FILE)
+        .map_err(|e| format!("{e}: this boot predates --rejudge, boot it again"))?
+        .parse()?;
+    let console = read("console.log")?;
+    let harness = read("harness.log").unwrap_or_default();
+    Ok(verdict::judge(scenario, &Boot { console: &console, harness: &harness, end }))
 }
 
 /// A lab block checked against the console of its scenario's boot in `scenarios`.
@@ -131,6 +204,8 @@ pub struct TestOptions {
     pub junit: Option<PathBuf>,
     /// Leave the exercises out (`--no-exercises`).
     pub no_exercises: bool,
+    /// Judge the boots kept in this run directory again instead of booting (`--rejudge`).
+    pub rejudge: Option<PathBuf>,
 }
 
 /// Boots every scenario once (`jobs` at a time, files under `out/`), then checks the lab
@@ -187,9 +262,10 @@ pub fn run_matrix(
     results
 }
 
-/// Runs every scenario (one fresh boot each) `repeat` times, prints KTAP on stdout, and
-/// returns the exit status: 0 all passed, 1 a test failed (or, repeated, did not give the same
-/// verdict every time), 69 a scenario could not be run.
+/// Runs every scenario (one fresh boot each) `repeat` times, or judges the boots of an earlier
+/// run again (`rejudge`), prints KTAP on stdout, and returns the exit status: 0 all passed, 1 a
+/// test failed (or, repeated, did not give the same verdict every time), 69 a scenario could
+/// not be run.
 pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
     let (flavour, arch) = (options.source.flavour, options.source.arch);
     // Each scenario as this kernel runs it; those without an expectation for it stay out.
@@ -218,6 +294,12 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
         .filter(|b| b.kernel == flavour && b.applies(arch))
         .filter(|b| options.filter.is_none() || scenarios.iter().any(|s| s.name == b.scenario))
         .collect();
+    if let Some(dir) = &options.rejudge {
+        let started = Instant::now();
+        let runs = rejudge(dir, &scenarios, &blocks)?;
+        eprintln!("test: the boots of {} run(s) in {}, judged again", runs.len(), dir.display());
+        return report(runs, options, dir, started);
+    }
     let prepared = prepare(settings, &options.source, "test")?;
     if settings.dry_run {
         for scenario in &scenarios {
@@ -271,6 +353,18 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
         }
         runs.push(results);
     }
+    report(runs, options, &prepared.out, started)
+}
+
+/// Prints the results of `runs` (KTAP on stdout; with more than one run, the verdicts counted
+/// per test on stderr), writes `--json` and `--junit`, and returns the exit status.
+fn report(
+    mut runs: Vec<Vec<TestResult>>,
+    options: &TestOptions,
+    out: &Path,
+    started: Instant,
+) -> Result<i32> {
+    let repeat = runs.len();
     let (results, disagreements) = if repeat == 1 {
         (runs.pop().expect("one run"), 0)
     } else {
@@ -289,7 +383,7 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
             .context(|| format!("could not write {}", path.display()))?;
     }
     let (pass, fail, error) = results::counts(&results);
-    eprintln!("{pass} passed, {} failed; output in {}", fail + error, prepared.out.display());
+    eprintln!("{pass} passed, {} failed; output in {}", fail + error, out.display());
     if repeat > 1 {
         eprintln!(
             "{repeat} runs in {:.0}s: {disagreements} tests did not give the same verdict every run",
@@ -426,6 +520,41 @@ mod tests {
     fn result(name: &str, status: Status, failure: &str) -> TestResult {
         let failures: &[&str] = if failure.is_empty() { &[] } else { &[failure] };
         TestResult { seconds: 2.0, ..crate::testutil::result(name, Kind::Scenario, status, failures) }
+    }
+
+    /// Two kept runs of `softirq_mutex`, the real boot and the same console without its
+    /// `BUG:` lines: judged again, the first passes and the second fails, and the two runs
+    /// are counted as a `--repeat` counts them. A boot without its end file is an error.
+    #[test]
+    fn kept_boots_are_judged_again_and_counted() {
+        let scenarios = scenario::load_all(&project_dir().join("tests/scenarios")).unwrap();
+        let scenario = scenarios.iter().find(|s| s.name == "softirq_mutex").unwrap();
+        let scenario =
+            scenario.for_target(crate::kernel::Flavour::Default, crate::arch::Arch::X86_64).unwrap();
+        let console =
+            std::fs::read_to_string(project_dir().join("tests/fixtures/softirq_mutex.log")).unwrap();
+        let cut: String = console.lines().filter(|l| !l.contains("BUG:")).map(|l| format!("{l}\n")).collect();
+        let root = std::env::temp_dir().join(format!("irqlock-rejudge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (run, text, end) in
+            [(1, &console, Some("seen\n")), (2, &cut, Some("seen\n")), (3, &console, None)]
+        {
+            let dir = root.join(format!("run-{run}/softirq_mutex"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("console.log"), text).unwrap();
+            if let Some(end) = end {
+                std::fs::write(dir.join(crate::vm::END_FILE), end).unwrap();
+            }
+        }
+        let runs = rejudge(&root, std::slice::from_ref(&scenario), &[]);
+        let none = rejudge(&root.join("run-1/softirq_mutex"), std::slice::from_ref(&scenario), &[]);
+        std::fs::remove_dir_all(&root).unwrap();
+        let runs = runs.unwrap();
+        let statuses: Vec<Vec<Status>> = runs.iter().map(|r| r.iter().map(|t| t.status).collect()).collect();
+        assert_eq!(statuses, [[Status::Pass], [Status::Fail], [Status::Error]]);
+        assert!(runs[2][0].error.as_deref().unwrap().contains("end.txt"), "{:?}", runs[2][0].error);
+        assert_eq!(Tally::new(&runs).disagreements, 1);
+        assert!(none.unwrap_err().message.contains("no boot of a scenario"));
     }
 
     /// Known durations order the start, longest first; a scenario never timed goes before them

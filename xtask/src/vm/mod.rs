@@ -112,6 +112,45 @@ pub enum End {
     Seen,
 }
 
+/// The file beside a boot's console that says how it ended, in [`End`]'s text form: what
+/// `cargo xtask test --rejudge` needs besides the console and ttyS1's log.
+pub const END_FILE: &str = "end.txt";
+
+impl std::fmt::Display for End {
+    /// `exited 0`, `exited` (by a signal), `timed out`, `hung`, `broken`, `boot hang`, `seen`.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            End::Exited(Some(code)) => write!(f, "exited {code}"),
+            End::Exited(None) => f.write_str("exited"),
+            End::TimedOut => f.write_str("timed out"),
+            End::Hung => f.write_str("hung"),
+            End::Broken => f.write_str("broken"),
+            End::BootHang => f.write_str("boot hang"),
+            End::Seen => f.write_str("seen"),
+        }
+    }
+}
+
+impl std::str::FromStr for End {
+    type Err = String;
+
+    /// The text [`End`]'s `Display` writes; anything else is an error that quotes it.
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text.trim() {
+            "exited" => End::Exited(None),
+            "timed out" => End::TimedOut,
+            "hung" => End::Hung,
+            "broken" => End::Broken,
+            "boot hang" => End::BootHang,
+            "seen" => End::Seen,
+            other => match other.strip_prefix("exited ").map(str::parse) {
+                Some(Ok(code)) => End::Exited(Some(code)),
+                _ => return Err(format!("not a way a boot ends: {other:?}")),
+            },
+        })
+    }
+}
+
 impl Vm {
     /// The QEMU command line; every option says why it is there.
     pub fn command(&self) -> Command {
@@ -221,5 +260,25 @@ mod tests {
         assert!(line.contains(" -device edu "), "{line}");
         assert!(line.contains(" -serial stdio -serial file:/t/harness.log "), "{line}");
         assert!(line.ends_with("-append 'console=ttyS0 panic=-1 reboot=force watchdog_thresh=2'"), "{line}");
+    }
+
+    #[test]
+    fn every_end_reads_back_from_its_text() {
+        let ends = [
+            End::Exited(Some(0)),
+            End::Exited(Some(-1)),
+            End::Exited(None),
+            End::TimedOut,
+            End::Hung,
+            End::Broken,
+            End::BootHang,
+            End::Seen,
+        ];
+        for end in ends {
+            assert_eq!(end.to_string().parse::<End>(), Ok(end), "{end}");
+        }
+        assert_eq!("seen\n".parse::<End>(), Ok(End::Seen));
+        assert!("exited x".parse::<End>().unwrap_err().contains("\"exited x\""));
+        assert!("Hung".parse::<End>().is_err());
     }
 }
