@@ -42,7 +42,8 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// A new output directory for one run of `command`, `target/irqlock/<command>-<time>-<pid>/`,
-/// which `target/irqlock/latest` then points to. Two runs at once never share one.
+/// which `target/irqlock/latest` then points to. Two runs at once never share one. Older runs
+/// of `command` beyond the newest [`KEEP_RUNS`] are removed.
 pub fn run_dir(settings: &crate::settings::Settings, command: &str) -> Result<PathBuf> {
     let root = project_dir().join("target/irqlock");
     let name = format!("{command}-{}-{}", utc_stamp(std::time::SystemTime::now()), std::process::id());
@@ -62,11 +63,11 @@ pub fn run_dir(settings: &crate::settings::Settings, command: &str) -> Result<Pa
     Ok(dir)
 }
 
-/// How many of one command's run directories [`run_dir`] keeps, the newest ones (a
-/// `--repeat 100` of `test` is one directory of about 65 MB a run).
+/// How many of one command's run directories [`run_dir`] keeps, the newest ones (a run of
+/// `test` is about 40 MB, each further run of a `--repeat` under 1 MB).
 pub const KEEP_RUNS: usize = 10;
 
-/// Removes `command`'s run directories in `root` but the newest `keep`, and any whose
+/// Removes `command`'s run directories in `root`, keeping the newest `keep` and any whose
 /// process still runs. Best effort: a directory that cannot be removed stays.
 fn prune_runs(root: &Path, command: &str, keep: usize) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
@@ -86,7 +87,7 @@ fn prune_runs(root: &Path, command: &str, keep: usize) {
 }
 
 /// The pid in `name` if it is a run directory of `command`: `<command>-YYYYmmdd-HHMMSS-<pid>`.
-fn run_pid(name: &str, command: &str) -> Option<u32> {
+pub fn run_pid(name: &str, command: &str) -> Option<u32> {
     let rest = name.strip_prefix(command)?.strip_prefix('-')?;
     let mut parts = rest.split('-');
     let (date, time, pid) = (parts.next()?, parts.next()?, parts.next()?);
@@ -102,7 +103,11 @@ pub fn write_shared(path: &Path, store: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(store).context(|| format!("could not create {}", store.display()))?;
     let copy = store.join(format!("{}.cpio", &hex(&sha2::Sha256::digest(bytes))[..20]));
     if !copy.exists() {
-        let partial = copy.with_extension(format!("partial-{}", std::process::id()));
+        // Boots of one run write at once, and two may have the same initramfs: each writes
+        // its own partial file, and the last rename leaves the same bytes.
+        static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let partial = copy.with_extension(format!("partial-{}-{n}", std::process::id()));
         std::fs::write(&partial, bytes)
             .and_then(|()| std::fs::rename(&partial, &copy))
             .context(|| format!("could not write {}", copy.display()))?;

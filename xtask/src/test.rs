@@ -4,11 +4,12 @@
 //! boots, then the module's KUnit suites in a boot of their own; repeated on request, with the
 //! verdicts counted.
 
+use crate::arch::Arch;
 use crate::error::{Context, Error, Result, EXIT_FAIL, EXIT_PASS, EXIT_UNAVAILABLE};
 use crate::harness::{boot_scenario, prepare, Prepared};
-use crate::kernel::Choice;
+use crate::kernel::{Choice, Flavour};
 use crate::labs;
-use crate::paths::project_dir;
+use crate::paths::{self, project_dir};
 use crate::results::{self, Kind, Status, TestResult};
 use crate::scenario::{self, Scenario};
 use crate::settings::Settings;
@@ -58,9 +59,33 @@ fn scenario_result(
 /// `--rejudge DIR`: the boots an earlier `cargo xtask test` left in `dir` (each `run-N/` of a
 /// `--repeat`, else `dir` itself), judged again with this checkout's parser and scenarios and
 /// their lab blocks checked again, without booting. A run holds only the scenarios that have
-/// a directory in it. Errors: `dir` unreadable, or no scenario's console in it.
-fn rejudge(dir: &Path, scenarios: &[Scenario], blocks: &[labs::Block]) -> Result<Vec<Vec<TestResult>>> {
-    let entries = std::fs::read_dir(dir).context(|| format!("could not read --rejudge {}", dir.display()))?;
+/// a directory in it. Errors (exit 2): `dir` unreadable, still being written, booted on
+/// another kernel than `target` (read from a boot's `qemu.sh`), or holding no scenario's boot.
+fn rejudge(
+    dir: &Path,
+    target: (Flavour, Arch),
+    filter: Option<&str>,
+    scenarios: &[Scenario],
+    blocks: &[labs::Block],
+) -> Result<Vec<Vec<TestResult>>> {
+    let usage = |message: String| Error { message, exit_code: crate::error::EXIT_USAGE };
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        usage(format!(
+            "--rejudge {}: {e}; give the output directory of a `cargo xtask test` run, e.g. target/irqlock/latest",
+            dir.display()
+        ))
+    })?;
+    let real = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    for name in real.iter().rev().take(2).filter_map(|n| n.to_str()) {
+        if let Some(pid) =
+            paths::run_pid(name, "test").filter(|pid| Path::new("/proc").join(pid.to_string()).exists())
+        {
+            return Err(usage(format!(
+                "--rejudge {}: that run is still going (pid {pid}); judge it again once it has ended",
+                dir.display()
+            )));
+        }
+    }
     let mut runs: Vec<(usize, PathBuf)> = entries
         .flatten()
         .filter_map(|e| Some((e.file_name().to_str()?.strip_prefix("run-")?.parse().ok()?, e.path())))
@@ -68,6 +93,19 @@ fn rejudge(dir: &Path, scenarios: &[Scenario], blocks: &[labs::Block]) -> Result
     runs.sort();
     if runs.is_empty() {
         runs.push((1, dir.to_path_buf()));
+    }
+    let booted = runs.iter().flat_map(|(_, run)| scenarios.iter().map(move |s| run.join(&s.name)));
+    if let Some((flavour, arch)) = booted.filter_map(|d| booted_on(&d)).next() {
+        if (flavour, arch) != target {
+            return Err(usage(format!(
+                "the boots in {} ran on the {} {} kernel: give --arch {} --kernel {} to judge them again",
+                dir.display(),
+                arch.name(),
+                flavour.name(),
+                arch.name(),
+                flavour.name()
+            )));
+        }
     }
     let results: Vec<Vec<TestResult>> = runs
         .iter()
@@ -87,31 +125,46 @@ fn rejudge(dir: &Path, scenarios: &[Scenario], blocks: &[labs::Block]) -> Result
         })
         .collect();
     if results.iter().all(Vec::is_empty) {
-        return Err(Error {
-            message: format!(
-                "no boot of a scenario (`<scenario>/console.log`) in {} or its run-N/ directories; \
-                 give the output directory of a `cargo xtask test` run, with its --kernel and --arch",
-                dir.display()
-            ),
-            exit_code: crate::error::EXIT_USAGE,
-        });
+        let which = filter.map(|f| format!(" matching --filter {f}")).unwrap_or_default();
+        return Err(usage(format!(
+            "no boot of a scenario{which} (`<scenario>/console.log`) in {} or its run-N/ directories; give the \
+             output directory of a `cargo xtask test` run (KUnit and exercises are not judged again)",
+            dir.display()
+        )));
     }
     Ok(results)
 }
 
+/// The kernel a kept boot ran on, read from the `qemu.sh` beside its console: QEMU's binary
+/// names the architecture, and the kernel's cache directory (`<version>-[arm64-][rt-]<key>`,
+/// [`crate::kernel`]) the flavour. `None` if there is no such script.
+fn booted_on(dir: &Path) -> Option<(Flavour, Arch)> {
+    let script = std::fs::read_to_string(dir.join("qemu.sh")).ok()?;
+    let arch = match () {
+        _ if script.contains("qemu-system-aarch64") => Arch::Arm64,
+        _ if script.contains("qemu-system-x86_64") => Arch::X86_64,
+        _ => return None,
+    };
+    let image = script.split_whitespace().skip_while(|w| *w != "-kernel").nth(1)?.trim_matches('\'');
+    let parts: Vec<&str> = image.split('/').collect();
+    let cache_dir = parts.get(parts.iter().rposition(|p| *p == "arch")?.checked_sub(1)?)?;
+    let flavour = if cache_dir.split('-').any(|p| p == "rt") { Flavour::Rt } else { Flavour::Default };
+    Some((flavour, arch))
+}
+
 /// The verdict on the boot of `scenario` kept in `dir`: its console, ttyS1's log and
-/// [`crate::vm::END_FILE`].
+/// [`crate::vm::END_FILE`], read as [`crate::harness::boot_scenario`] reads them.
 fn judge_again(scenario: &Scenario, dir: &Path) -> Result<Verdict, String> {
     let read = |name: &str| {
         std::fs::read(dir.join(name))
-            .map(|bytes| String::from_utf8_lossy(&bytes).replace('\r', ""))
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .map_err(|e| format!("could not read its {name}: {e}"))
     };
     let end: End = read(crate::vm::END_FILE)
-        .map_err(|e| format!("{e}: this boot predates --rejudge, boot it again"))?
+        .map_err(|e| format!("{e}: the boot did not finish (QEMU could not run, or the run was stopped), or predates --rejudge"))?
         .parse()?;
     let console = read("console.log")?;
-    let harness = read("harness.log").unwrap_or_default();
+    let harness = read("harness.log").map(|h| h.replace('\r', "")).unwrap_or_default();
     Ok(verdict::judge(scenario, &Boot { console: &console, harness: &harness, end }))
 }
 
@@ -296,7 +349,14 @@ pub fn test(settings: &Settings, options: &TestOptions) -> Result<i32> {
         .collect();
     if let Some(dir) = &options.rejudge {
         let started = Instant::now();
-        let runs = rejudge(dir, &scenarios, &blocks)?;
+        if settings.dry_run {
+            return Err(Error {
+                message: "--rejudge boots nothing and writes only --json and --junit: leave out --dry-run"
+                    .into(),
+                exit_code: crate::error::EXIT_USAGE,
+            });
+        }
+        let runs = rejudge(dir, (flavour, arch), options.filter.as_deref(), &scenarios, &blocks)?;
         eprintln!("test: the boots of {} run(s) in {}, judged again", runs.len(), dir.display());
         return report(runs, options, dir, started);
     }
@@ -546,8 +606,10 @@ mod tests {
                 std::fs::write(dir.join(crate::vm::END_FILE), end).unwrap();
             }
         }
-        let runs = rejudge(&root, std::slice::from_ref(&scenario), &[]);
-        let none = rejudge(&root.join("run-1/softirq_mutex"), std::slice::from_ref(&scenario), &[]);
+        let x86 = (crate::kernel::Flavour::Default, crate::arch::Arch::X86_64);
+        let runs = rejudge(&root, x86, None, std::slice::from_ref(&scenario), &[]);
+        let none =
+            rejudge(&root.join("run-1/softirq_mutex"), x86, None, std::slice::from_ref(&scenario), &[]);
         std::fs::remove_dir_all(&root).unwrap();
         let runs = runs.unwrap();
         let statuses: Vec<Vec<Status>> = runs.iter().map(|r| r.iter().map(|t| t.status).collect()).collect();
@@ -555,6 +617,49 @@ mod tests {
         assert!(runs[2][0].error.as_deref().unwrap().contains("end.txt"), "{:?}", runs[2][0].error);
         assert_eq!(Tally::new(&runs).disagreements, 1);
         assert!(none.unwrap_err().message.contains("no boot of a scenario"));
+    }
+
+    /// The kernel a kept boot ran on, from its `qemu.sh` as `Vm::boot` writes it.
+    #[test]
+    fn a_kept_boot_names_its_kernel() {
+        let dir = std::env::temp_dir().join(format!("irqlock-booted-on-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = |qemu: &str, key: &str, image: &str| {
+            format!("#!/bin/sh\nexec /usr/bin/{qemu} -accel tcg -kernel /root/.cache/irqlock/kernel/{key}/arch/{image} -initrd /t/initramfs.cpio -append 'console=ttyS0'\n")
+        };
+        let cases = [
+            (
+                script("qemu-system-x86_64", "7.3.4-ccf7423c3aa3e6f0d49a", "x86/boot/bzImage"),
+                Flavour::Default,
+                Arch::X86_64,
+            ),
+            (
+                script("qemu-system-x86_64", "7.3.4-rt-3e2dc36216af9eb21c7e", "x86/boot/bzImage"),
+                Flavour::Rt,
+                Arch::X86_64,
+            ),
+            (
+                script("qemu-system-aarch64", "7.3.4-arm64-b37d8f91c021a93c351f", "arm64/boot/Image"),
+                Flavour::Default,
+                Arch::Arm64,
+            ),
+            (
+                script("qemu-system-aarch64", "7.3.4-arm64-rt-434a077696ec4bec9684", "arm64/boot/Image"),
+                Flavour::Rt,
+                Arch::Arm64,
+            ),
+        ];
+        let mut seen = Vec::new();
+        for (text, _, _) in &cases {
+            std::fs::write(dir.join("qemu.sh"), text).unwrap();
+            seen.push(booted_on(&dir));
+        }
+        std::fs::remove_file(dir.join("qemu.sh")).unwrap();
+        let none = booted_on(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let wanted: Vec<_> = cases.iter().map(|(_, f, a)| Some((*f, *a))).collect();
+        assert_eq!(seen, wanted);
+        assert_eq!(none, None);
     }
 
     /// Known durations order the start, longest first; a scenario never timed goes before them
