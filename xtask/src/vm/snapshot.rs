@@ -75,6 +75,7 @@ pub fn ensure_in(root: &Path, keep: usize, vm: &Vm, busybox: &Path, module: &Pat
         let snapshot = Snapshot { file: dir.join("guest.snap"), initrd: dir.join("initramfs.cpio") };
         // Still there: another run prunes the oldest.
         if snapshot.file.exists() && snapshot.initrd.exists() {
+            used(&dir);
             return Ok(snapshot);
         }
     }
@@ -98,12 +99,14 @@ fn ensure_made(root: &Path, keep: usize, vm: &Vm, busybox: &Path, module: &Path)
     let dir = root.join(&key);
     let snapshot = Snapshot { file: dir.join("guest.snap"), initrd: dir.join("initramfs.cpio") };
     if snapshot.file.exists() {
+        used(&dir);
         return Ok(snapshot);
     }
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
     let waiting = format!("snapshot: another run is saving {}; waiting for it", dir.display());
     let _lock = paths::lock(&root.join(format!("{key}.lock")), &waiting)?;
     if snapshot.file.exists() {
+        used(&dir);
         return Ok(snapshot);
     }
     fs::write(&snapshot.initrd, &initrd_bytes)
@@ -222,7 +225,16 @@ fn save(vm: &Vm, snapshot: &Snapshot, dir: &Path) -> Result<()> {
         .context(|| format!("could not move the snapshot to {}", snapshot.file.display()))
 }
 
-/// Keeps the newest `keep` snapshots.
+/// Marks the snapshot in `dir` as just used (its directory's time), so that [`prune`] keeps
+/// the snapshots used last, not those made last: a run that makes a new one must not remove
+/// an old one it is still resuming (a bench once did, and booted it again inside a timing).
+fn used(dir: &Path) {
+    if let Ok(handle) = File::open(dir) {
+        let _ = handle.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// Keeps the `keep` snapshots used last ([`used`]).
 fn prune(root: &Path, keep: usize) {
     let Ok(entries) = fs::read_dir(root) else { return };
     let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
@@ -260,6 +272,26 @@ mod tests {
         assert_ne!(key0, key(&Vm { cmdline: vec!["watchdog_thresh=2".into()], ..vm() }, b"initramfs"));
         assert_ne!(key0, key(&Vm { kernel: "/k2/bzImage".into(), ..vm() }, b"initramfs"));
         assert_ne!(key0, key(&Vm { memory_mb: 256, ..vm() }, b"initramfs"));
+    }
+
+    /// The snapshots used last are kept, however old.
+    #[test]
+    fn pruning_keeps_the_snapshots_used_last() {
+        let root = std::env::temp_dir().join(format!("irqlock-snapshot-prune-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for (n, name) in ["made-first", "made-second", "made-third"].iter().enumerate() {
+            let dir = root.join(name);
+            fs::create_dir_all(&dir).unwrap();
+            let at = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + n as u64);
+            File::open(&dir).unwrap().set_modified(at).unwrap();
+        }
+        used(&root.join("made-first"));
+        prune(&root, 2);
+        let mut left: Vec<String> =
+            fs::read_dir(&root).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+        left.sort();
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(left, ["made-first", "made-third"]);
     }
 
     /// A kernel rebuilt in place (same path, another size or time) is another guest.
