@@ -49,7 +49,7 @@ pub fn ensure(vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
     ensure_in(&cache_dir().join("snapshots"), KEEP, vm, busybox, module)
 }
 
-/// As [`ensure`], with the snapshots kept under `root`, the newest `keep` of them: the
+/// As [`ensure`], with the snapshots kept under `root`, the `keep` used last: the
 /// exercises' modules, one per learner's build, keep their own so as not to push out
 /// irqlock's.
 pub fn ensure_in(root: &Path, keep: usize, vm: &Vm, busybox: &Path, module: &Path) -> Result<Snapshot> {
