@@ -80,10 +80,17 @@ fn prune_runs(root: &Path, command: &str, keep: usize) {
     runs.sort();
     let old = runs.len().saturating_sub(keep);
     for (name, pid) in &runs[..old] {
-        if !Path::new("/proc").join(pid.to_string()).exists() {
+        if !is_running(*pid) {
             let _ = std::fs::remove_dir_all(root.join(name));
         }
     }
+}
+
+/// Whether `pid` is a running `cargo xtask` (its executable is `xtask`, or a test binary
+/// `xtask-<hash>`): a pid of a run long ended may have been given to another program since.
+pub fn is_running(pid: u32) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .is_ok_and(|exe| exe.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("xtask")))
 }
 
 /// The pid in `name` if it is a run directory of `command`: `<command>-YYYYmmdd-HHMMSS-<pid>`.
@@ -163,9 +170,11 @@ mod tests {
     fn only_the_newest_runs_of_the_command_and_running_ones_are_kept() {
         let root = std::env::temp_dir().join(format!("irqlock-runs-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        // Pid 1 always runs; 999999999 is above any pid_max.
+        // This test's own process runs, pid 1 is not xtask, and 999999999 is above any pid_max.
+        let running = format!("test-20260102-000000-{}", std::process::id());
         let names = [
             "test-20260101-000000-999999999",
+            running.as_str(),
             "test-20260102-000000-1",
             "test-20260103-000000-999999999",
             "test-20260104-000000-999999999",
@@ -190,7 +199,7 @@ mod tests {
             [
                 "latest-notes",
                 "run-20260101-000000-999999999",
-                "test-20260102-000000-1",
+                running.as_str(),
                 "test-20260104-000000-999999999",
                 "test-20260105-000000-999999999",
                 "test-exercise-20260101-000000-999999999",

@@ -77,9 +77,7 @@ fn rejudge(
     })?;
     let real = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     for name in real.iter().rev().take(2).filter_map(|n| n.to_str()) {
-        if let Some(pid) =
-            paths::run_pid(name, "test").filter(|pid| Path::new("/proc").join(pid.to_string()).exists())
-        {
+        if let Some(pid) = paths::run_pid(name, "test").filter(|pid| paths::is_running(*pid)) {
             return Err(usage(format!(
                 "--rejudge {}: that run is still going (pid {pid}); judge it again once it has ended",
                 dir.display()
@@ -161,7 +159,7 @@ fn judge_again(scenario: &Scenario, dir: &Path) -> Result<Verdict, String> {
             .map_err(|e| format!("could not read its {name}: {e}"))
     };
     let end: End = read(crate::vm::END_FILE)
-        .map_err(|e| format!("{e}: the boot did not finish (QEMU could not run, or the run was stopped), or predates --rejudge"))?
+        .map_err(|e| format!("{e}: the boot did not finish (QEMU could not run, or the run was stopped), end.txt could not be written (the run said so), or the boot predates --rejudge"))?
         .parse()?;
     let console = read("console.log")?;
     let harness = read("harness.log").map(|h| h.replace('\r', "")).unwrap_or_default();

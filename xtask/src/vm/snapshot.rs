@@ -105,8 +105,9 @@ fn ensure_made(root: &Path, keep: usize, vm: &Vm, busybox: &Path, module: &Path)
     fs::create_dir_all(&dir).context(|| format!("could not create {}", dir.display()))?;
     let waiting = format!("snapshot: another run is saving {}; waiting for it", dir.display());
     let _lock = paths::lock(&root.join(format!("{key}.lock")), &waiting)?;
+    // Newest while it is being made, so that no prune removes it half-made.
+    used(&dir);
     if snapshot.file.exists() {
-        used(&dir);
         return Ok(snapshot);
     }
     fs::write(&snapshot.initrd, &initrd_bytes)
