@@ -19,8 +19,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a point of no return's report may take to end before QEMU is stopped anyway (the
-/// CPU printing it may itself be stuck), counted from the guest's last byte.
+/// CPU printing it may itself be stuck), counted from the guest's last byte: this much wall
+/// time, in which QEMU also ran [`BROKEN_QUIET_RAN`] of host CPU time. A report without an end
+/// marker (arm64 has no `</TASK>`; `scheduling while atomic` no `---[ end trace`) ends so; a
+/// guest the host starves is not cut off in the middle of its call trace (700 ms of wall time
+/// alone once did, on arm64 under load).
 const BROKEN_QUIET: Duration = Duration::from_millis(700);
+const BROKEN_QUIET_RAN: Duration = Duration::from_millis(500);
+/// ... or this much wall time, however little QEMU ran: a guest left idle after its report.
+const BROKEN_QUIET_IDLE: Duration = Duration::from_secs(10);
 
 /// What the threads copying the guest's output have seen, for the loop that decides when to
 /// stop it. Times are milliseconds since QEMU's start.
@@ -157,6 +164,8 @@ impl Vm {
         let (mut hung, mut broken) = (false, false);
         // When the next look for a hang may be taken, in milliseconds since the start.
         let mut next_look_ms = 0;
+        // After a point of no return: the guest's last output seen, and QEMU's CPU time then.
+        let mut silent_since: Option<(u64, f64)> = None;
         let status: Option<ExitStatus> = loop {
             if let Some(status) = child.try_wait().context(|| "waiting for QEMU".into())? {
                 break Some(status);
@@ -171,10 +180,19 @@ impl Vm {
             let seen = watch.until_seen.load(Ordering::Relaxed);
             let now_ms = start.elapsed().as_millis() as u64;
             let silent_ms = now_ms.saturating_sub(watch.last_output_ms.load(Ordering::Relaxed));
-            broken = self.stop_when_broken
-                && watch.broken_at_ms.load(Ordering::Relaxed) != 0
-                && (watch.broken_ended.load(Ordering::Relaxed)
-                    || silent_ms >= BROKEN_QUIET.as_millis() as u64);
+            broken = false;
+            if self.stop_when_broken && watch.broken_at_ms.load(Ordering::Relaxed) != 0 {
+                let last = watch.last_output_ms.load(Ordering::Relaxed);
+                let ran_now = super::diagnose::cpu_seconds(child.id()).unwrap_or(0.0);
+                if silent_since.is_none_or(|(at, _)| at != last) {
+                    silent_since = Some((last, ran_now));
+                }
+                let ran = ran_now - silent_since.map_or(ran_now, |(_, ran)| ran);
+                broken = watch.broken_ended.load(Ordering::Relaxed)
+                    || (silent_ms >= BROKEN_QUIET.as_millis() as u64
+                        && ran >= BROKEN_QUIET_RAN.as_secs_f64())
+                    || silent_ms >= BROKEN_QUIET_IDLE.as_millis() as u64;
+            }
             if let (Some(quiet), Some(monitor), false) = (self.quiet, monitor.as_mut(), self.interactive) {
                 if silent_ms >= quiet.as_millis() as u64 && now_ms >= next_look_ms && !seen && !broken {
                     hung = self.is_stuck(monitor, console, child.id());
@@ -334,11 +352,18 @@ mod timeouts {
         let run = broken.boot(&d.join("console.log"), false).unwrap();
         assert_eq!(run.end, End::Broken);
         assert!(run.wall < Duration::from_secs(3), "{:?}", run.wall);
-        // Cut short: the CPU printing it stopped; the harness stops the guest all the same.
-        let cut = "echo 'irqlock-harness: begin'; echo 'Oops: general protection fault'; exec sleep 30";
+        // Cut short: the CPU printing it stopped while the guest runs on; the harness stops the
+        // guest all the same.
+        let cut = "echo 'irqlock-harness: begin'; echo 'Oops: general protection fault'; while :; do :; done";
         let mut cut = vm(cut, &d);
         cut.stop_when_broken = true;
         assert_eq!(cut.boot(&d.join("console.log"), false).unwrap().end, End::Broken);
+        // Silent but not running (starved by the host, or idle): its report may not be over,
+        // so it is not cut off after 700 ms of silence; here it runs to the 3 s timeout.
+        let starved = "echo 'irqlock-harness: begin'; echo 'Oops: general protection fault'; exec sleep 30";
+        let mut starved = vm(starved, &d);
+        starved.stop_when_broken = true;
+        assert_eq!(starved.boot(&d.join("console.log"), false).unwrap().end, End::TimedOut);
         // Only when asked: `cargo xtask run` shows what follows.
         let run = vm(report, &d).boot(&d.join("console.log"), false).unwrap();
         assert_eq!(run.end, End::TimedOut);

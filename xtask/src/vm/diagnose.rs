@@ -139,7 +139,7 @@ const LOOKING_AT_MOST: Duration = Duration::from_secs(4);
 
 /// The host CPU time process `pid` has had (every thread, user and system), in seconds: the
 /// 14th and 15th fields of `/proc/PID/stat`, in clock ticks of 1/100 s (`USER_HZ`; proc(5)).
-fn cpu_seconds(pid: u32) -> Option<f64> {
+pub(super) fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces.
     let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
