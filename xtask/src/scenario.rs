@@ -80,6 +80,9 @@ pub struct Alternative {
     pub reports: Vec<String>,
     #[serde(default)]
     pub then_any: Vec<String>,
+    /// The console lines this ending shows, in place of the main `log` (left out: the main
+    /// one's), where its path prints other lines than the main ending's.
+    pub log: Option<Vec<String>>,
 }
 
 /// A report title and why it is treated specially.
