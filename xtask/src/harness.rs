@@ -196,18 +196,28 @@ pub fn boot_scenario(prepared: &Prepared, scenario: &Scenario, out: &Path) -> Re
     if let Err(e) = std::fs::write(&end_file, format!("{}\n", run.end)) {
         eprintln!("test: {}: could not write {}: {e}", scenario.name, end_file.display());
     }
-    let bytes = std::fs::read(&run.console).context(|| "could not read the console".into())?;
-    let log = String::from_utf8_lossy(&bytes).into_owned();
-    let harness = read_harness_log(&vm);
-    let verdict = verdict::judge(scenario, &Boot { console: &log, harness: &harness, end: run.end });
+    let (verdict, log) = judge_kept(scenario, &dir, run.end)?;
     Ok((verdict, log, started.elapsed().as_secs_f64()))
+}
+
+/// Judges the boot of `scenario` kept in `dir` (its `console.log` and `harness.log`, as
+/// [`Prepared::vm`] names them) that ended so: right after the boot, and again by
+/// `test --rejudge`. Returns the verdict and the console text; errors if there is no console.
+pub fn judge_kept(scenario: &Scenario, dir: &Path, end: End) -> Result<(Verdict, String)> {
+    let console = dir.join("console.log");
+    let bytes = std::fs::read(&console).context(|| format!("could not read {}", console.display()))?;
+    let log = String::from_utf8_lossy(&bytes).into_owned();
+    let harness = harness_text(&dir.join("harness.log"));
+    let verdict = verdict::judge(scenario, &Boot { console: &log, harness: &harness, end });
+    Ok((verdict, log))
 }
 
 /// What the init script wrote to ttyS1, or nothing.
 pub fn read_harness_log(vm: &Vm) -> String {
-    vm.harness_log
-        .as_ref()
-        .and_then(|path| std::fs::read(path).ok())
-        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\r', ""))
-        .unwrap_or_default()
+    vm.harness_log.as_deref().map(harness_text).unwrap_or_default()
+}
+
+/// The ttyS1 log at `path` without its carriage returns, or nothing.
+fn harness_text(path: &Path) -> String {
+    std::fs::read(path).map(|bytes| String::from_utf8_lossy(&bytes).replace('\r', "")).unwrap_or_default()
 }

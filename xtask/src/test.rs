@@ -13,7 +13,7 @@ use crate::paths::{self, project_dir};
 use crate::results::{self, Kind, Status, TestResult};
 use crate::scenario::{self, Scenario};
 use crate::settings::Settings;
-use crate::verdict::{self, Boot, Verdict};
+use crate::verdict::Verdict;
 use crate::vm::End;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -150,20 +150,20 @@ fn booted_on(dir: &Path) -> Option<(Flavour, Arch)> {
     Some((flavour, arch))
 }
 
-/// The verdict on the boot of `scenario` kept in `dir`: its console, ttyS1's log and
-/// [`crate::vm::END_FILE`], read as [`crate::harness::boot_scenario`] reads them.
+/// The verdict on the boot of `scenario` kept in `dir`, from [`crate::vm::END_FILE`] and
+/// [`crate::harness::judge_kept`], as the live run made it.
 fn judge_again(scenario: &Scenario, dir: &Path) -> Result<Verdict, String> {
-    let read = |name: &str| {
-        std::fs::read(dir.join(name))
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .map_err(|e| format!("could not read its {name}: {e}"))
-    };
-    let end: End = read(crate::vm::END_FILE)
-        .map_err(|e| format!("{e}: the boot did not finish (QEMU could not run, or the run was stopped), end.txt could not be written (the run said so), or the boot predates --rejudge"))?
+    let end: End = std::fs::read_to_string(dir.join(crate::vm::END_FILE))
+        .map_err(|e| {
+            format!(
+                "could not read its {}: {e}: the boot did not finish (QEMU could not run, or the run was \
+                 stopped), the file could not be written (the run said so), or the boot predates --rejudge; \
+                 boot it again with `cargo xtask test`",
+                crate::vm::END_FILE
+            )
+        })?
         .parse()?;
-    let console = read("console.log")?;
-    let harness = read("harness.log").map(|h| h.replace('\r', "")).unwrap_or_default();
-    Ok(verdict::judge(scenario, &Boot { console: &console, harness: &harness, end }))
+    crate::harness::judge_kept(scenario, dir, end).map(|(verdict, _)| verdict).map_err(|e| e.message)
 }
 
 /// A lab block checked against the console of its scenario's boot in `scenarios`.
@@ -622,40 +622,50 @@ mod tests {
     fn a_kept_boot_names_its_kernel() {
         let dir = std::env::temp_dir().join(format!("irqlock-booted-on-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let script = |qemu: &str, key: &str, image: &str| {
-            format!("#!/bin/sh\nexec /usr/bin/{qemu} -accel tcg -kernel /root/.cache/irqlock/kernel/{key}/arch/{image} -initrd /t/initramfs.cpio -append 'console=ttyS0'\n")
-        };
+        // QEMU's binary, the kernel's cache directory and image, and what they name.
         let cases = [
             (
-                script("qemu-system-x86_64", "7.3.4-ccf7423c3aa3e6f0d49a", "x86/boot/bzImage"),
+                "qemu-system-x86_64",
+                "7.3.4-ccf7423c3aa3e6f0d49a",
+                "x86/boot/bzImage",
                 Flavour::Default,
                 Arch::X86_64,
             ),
             (
-                script("qemu-system-x86_64", "7.3.4-rt-3e2dc36216af9eb21c7e", "x86/boot/bzImage"),
+                "qemu-system-x86_64",
+                "7.3.4-rt-3e2dc36216af9eb21c7e",
+                "x86/boot/bzImage",
                 Flavour::Rt,
                 Arch::X86_64,
             ),
             (
-                script("qemu-system-aarch64", "7.3.4-arm64-b37d8f91c021a93c351f", "arm64/boot/Image"),
+                "qemu-system-aarch64",
+                "7.3.4-arm64-b37d8f91c021a93c351f",
+                "arm64/boot/Image",
                 Flavour::Default,
                 Arch::Arm64,
             ),
             (
-                script("qemu-system-aarch64", "7.3.4-arm64-rt-434a077696ec4bec9684", "arm64/boot/Image"),
+                "qemu-system-aarch64",
+                "7.3.4-arm64-rt-434a077696ec4bec9684",
+                "arm64/boot/Image",
                 Flavour::Rt,
                 Arch::Arm64,
             ),
         ];
         let mut seen = Vec::new();
-        for (text, _, _) in &cases {
-            std::fs::write(dir.join("qemu.sh"), text).unwrap();
+        for (qemu, key, image, _, _) in cases {
+            let script = format!(
+                "#!/bin/sh\nexec /usr/bin/{qemu} -accel tcg -kernel /root/.cache/irqlock/kernel/{key}/arch/{image} \
+                 -initrd /t/initramfs.cpio -append 'console=ttyS0'\n"
+            );
+            std::fs::write(dir.join("qemu.sh"), script).unwrap();
             seen.push(booted_on(&dir));
         }
         std::fs::remove_file(dir.join("qemu.sh")).unwrap();
         let none = booted_on(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
-        let wanted: Vec<_> = cases.iter().map(|(_, f, a)| Some((*f, *a))).collect();
+        let wanted: Vec<_> = cases.iter().map(|(_, _, _, f, a)| Some((*f, *a))).collect();
         assert_eq!(seen, wanted);
         assert_eq!(none, None);
     }
